@@ -1,0 +1,1 @@
+"""eligo.criteria: eligibility criteria -> computable rules (see the open issues)."""

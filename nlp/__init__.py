@@ -1,0 +1,1 @@
+"""eligo.nlp: clinical notes -> coded concepts with assertion status."""

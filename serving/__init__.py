@@ -1,0 +1,1 @@
+"""eligo.serving: the CLI, and later the HTTP API and batch runner."""
