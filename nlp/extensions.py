@@ -19,6 +19,7 @@ def register() -> None:
         "value": None,  # Measurement for measurement concepts
         "source": "lexicon",  # lexicon | model | both | target
         "also": None,  # for a target: labels of concepts at the same span
+        "target": None,  # for a target: its index in doc._.targets
     }
     for name, default in span_attrs.items():
         if not Span.has_extension(name):

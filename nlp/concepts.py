@@ -1,0 +1,221 @@
+"""`eligo_concepts`: lexicon concept matching over normalised tokens.
+
+Each lexicon row maps a term's match key (nlp/text.py) to a label and a code. A key is
+looked up for every token window that starts with a known first token, so matching is a
+few dict probes per token regardless of lexicon size. Overlaps are resolved
+deterministically: the longest match wins, then the earlier one, then the lexicon listed
+first (curated before CTCAE before drugs before ICD-10-CM before HPO).
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from eligo.nlp import extensions
+from eligo.nlp.resources import read_tsv
+from eligo.nlp.text import exact_key, is_skipped, norm, term_key
+from eligo.nlp.types import Code
+
+DEFAULT_LEXICONS = ["curated", "ctcae", "drugs", "icd10cm", "hpo"]
+LABELS = ("condition", "drug", "procedure", "measurement")
+
+
+class LexiconError(ValueError):
+    """A lexicon file is malformed."""
+
+
+@dataclass
+class _Concept:
+    label: str
+    rank: int  # index of the lexicon that set the label; lower is more specific
+    codes: list[Code] = field(default_factory=list)
+
+
+@dataclass
+class _Table:
+    """Keys of one case mode: key -> concept, and first token -> candidate lengths."""
+
+    concepts: dict[str, _Concept] = field(default_factory=dict)
+    lengths: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, key: str, label: str, rank: int, code: Code) -> None:
+        concept = self.concepts.get(key)
+        if concept is None:
+            self.concepts[key] = _Concept(label, rank, [code])
+            first, _, _ = key.partition(" ")
+            n = key.count(" ") + 1
+            lengths = self.lengths.setdefault(first, [])
+            if n not in lengths:
+                lengths.append(n)
+                lengths.sort(reverse=True)
+        elif concept.label == label and all(c is not code for c in concept.codes):
+            # Code objects are interned per lexicon load, so identity is equality here.
+            concept.codes.append(code)
+        # A key already labelled by a more specific lexicon keeps its label and codes.
+
+
+class ConceptMatcher:
+    """Match lexicon terms in a Doc and write them to doc.ents and the eligo span group."""
+
+    def __init__(
+        self,
+        nlp: Language,
+        name: str = "eligo_concepts",
+        *,
+        lexicons: Sequence[str] = tuple(DEFAULT_LEXICONS),
+        overwrite_ents: bool = True,
+    ) -> None:
+        extensions.register()
+        self.name = name
+        self.lexicons = list(lexicons)
+        self.overwrite_ents = overwrite_ents
+        self._insensitive = _Table()
+        self._sensitive = _Table()
+        self._codes: dict[tuple[str, str, str], Code] = {}
+        for rank, lexicon in enumerate(self.lexicons):
+            self._load(nlp, lexicon, rank)
+
+    def _load(self, nlp: Language, lexicon: str, rank: int) -> None:
+        if lexicon.endswith((".tsv", ".tsv.gz")):
+            where, rows = lexicon, _read_user_tsv(Path(lexicon))
+        else:
+            where = f"corpora/lexicons/{lexicon}.tsv.gz"
+            rows = read_tsv("lexicons", f"{lexicon}.tsv.gz")
+        codes = self._codes
+        for lineno, row in enumerate(rows, 2):
+            if len(row) != 7:
+                raise LexiconError(
+                    f"{where} line {lineno}: expected 7 tab-separated fields "
+                    f"(key term label system code display case), got {len(row)}"
+                )
+            key, term, label, system, code_, display, case = row
+            if label not in LABELS:
+                raise LexiconError(
+                    f"{where} line {lineno}: label {label!r} is not one of {', '.join(LABELS)}"
+                )
+            if case not in ("i", "s"):
+                raise LexiconError(
+                    f"{where} line {lineno}: case {case!r} must be i (insensitive) or s (sensitive)"
+                )
+            if not key:
+                # User lexicons may leave the key empty: derive it here (small files only).
+                key = exact_key(nlp, term) if case == "s" else term_key(nlp, term)
+                if not key:
+                    raise LexiconError(f"{where} line {lineno}: term {term!r} has no tokens")
+            ident = (system, code_, display)
+            code = codes.get(ident)
+            if code is None:
+                code = codes[ident] = Code(system=system, code=code_, display=display)
+            table = self._sensitive if case == "s" else self._insensitive
+            table.add(key, label, rank, code)
+
+    def __len__(self) -> int:
+        return len(self._insensitive.concepts) + len(self._sensitive.concepts)
+
+    def matches(self, doc: Doc) -> list[tuple[int, int, _Concept]]:
+        """All candidate matches as (start token, end token, concept), overlaps included."""
+        positions = [t.i for t in doc if not is_skipped(t.text)]
+        texts = [doc[i].text for i in positions]
+        norms = [norm(t.lower()) for t in texts]
+        sent_starts = (
+            [doc[i].is_sent_start for i in positions] if doc.has_annotation("SENT_START") else None
+        )
+        found: list[tuple[int, int, _Concept]] = []
+        n = len(positions)
+        for table, keys in ((self._insensitive, norms), (self._sensitive, texts)):
+            lengths_of = table.lengths
+            concepts = table.concepts
+            for p in range(n):
+                lengths = lengths_of.get(keys[p])
+                if lengths is None:
+                    continue
+                for length in lengths:
+                    if p + length > n:
+                        continue
+                    concept = concepts.get(" ".join(keys[p : p + length]))
+                    if concept is None:
+                        continue
+                    # a term never spans two sentences
+                    if sent_starts is not None and any(sent_starts[p + 1 : p + length]):
+                        continue
+                    found.append((positions[p], positions[p + length - 1] + 1, concept))
+                    break
+        return found
+
+    def __call__(self, doc: Doc) -> Doc:
+        chosen = _resolve(self.matches(doc))
+        spans = []
+        for start, end, concept in chosen:
+            span = Span(doc, start, end, label=concept.label)
+            span._.codes = list(concept.codes)
+            span._.source = "lexicon"
+            spans.append(span)
+        if self.overwrite_ents:
+            doc.ents = spans
+        else:
+            doc.ents = _resolve_spans([*doc.ents, *spans])
+        doc.spans[extensions.SPAN_GROUP] = list(doc.ents)
+        return doc
+
+
+def _read_user_tsv(path: Path) -> Iterable[list[str]]:
+    """Rows of a lexicon file given by path (same 7 columns; the key may be left empty)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise LexiconError(f"cannot read lexicon {path}: {err.strerror}") from err
+    if path.name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    try:
+        lines = raw.decode("utf-8").split("\n")
+    except UnicodeDecodeError as err:
+        raise LexiconError(f"lexicon {path} is not UTF-8 text") from err
+    return [
+        line.rstrip("\r").split("\t") for line in lines[1:] if line and not line.startswith("#")
+    ]
+
+
+def _resolve(
+    found: Iterable[tuple[int, int, _Concept]],
+) -> list[tuple[int, int, _Concept]]:
+    """Non-overlapping matches: longest first, then earliest, then most specific lexicon."""
+    ordered = sorted(found, key=lambda m: (-(m[1] - m[0]), m[0], m[2].rank))
+    taken: set[int] = set()
+    chosen = []
+    for start, end, concept in ordered:
+        if any(i in taken for i in range(start, end)):
+            continue
+        taken.update(range(start, end))
+        chosen.append((start, end, concept))
+    chosen.sort(key=lambda m: m[0])
+    return chosen
+
+
+def _resolve_spans(spans: Iterable[Span]) -> list[Span]:
+    ordered = sorted(spans, key=lambda s: (-(s.end - s.start), s.start))
+    taken: set[int] = set()
+    chosen = []
+    for span in ordered:
+        if any(i in taken for i in range(span.start, span.end)):
+            continue
+        taken.update(range(span.start, span.end))
+        chosen.append(span)
+    return sorted(chosen, key=lambda s: s.start)
+
+
+@Language.factory(
+    "eligo_concepts",
+    default_config={"lexicons": DEFAULT_LEXICONS, "overwrite_ents": True},
+    assigns=["doc.ents", "doc.spans", "span._.codes", "span._.source"],
+    requires=["token.is_sent_start"],
+)
+def make_concepts(
+    nlp: Language, name: str, lexicons: list[str], overwrite_ents: bool
+) -> ConceptMatcher:
+    return ConceptMatcher(nlp, name, lexicons=lexicons, overwrite_ents=overwrite_ents)

@@ -1,0 +1,90 @@
+"""Docs -> `Entity` records: the one JSON shape of eligo's extraction output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from eligo.nlp.extensions import SPAN_GROUP
+from eligo.nlp.targets import check_targets
+from eligo.nlp.types import Entity
+
+_FLAGS = (
+    ("negated", "is_negated"),
+    ("historical", "is_historical"),
+    ("hypothetical", "is_hypothetical"),
+    ("family", "is_family"),
+    ("uncertain", "is_uncertain"),
+)
+
+
+def _assertions(span: Span) -> dict[str, object]:
+    """ConText's flags (medspaCy's `is_negated` ...) under eligo's names (`negated` ...)."""
+    return {
+        name: bool(span._.get(attr)) if span.has_extension(attr) else False for name, attr in _FLAGS
+    }
+
+
+def _section(span: Span) -> str | None:
+    if not span.has_extension("section"):
+        return None
+    section = span._.section
+    return getattr(section, "category", None) if section is not None else None
+
+
+def to_entities(doc: Doc) -> list[Entity]:
+    """The concepts (and caller targets) in a processed Doc, in text order."""
+    entities = []
+    targets: Sequence[tuple[int, int]] = doc._.targets or ()
+    for span in doc.spans.get(SPAN_GROUP, []):
+        if span.label_ == "target":
+            start, end = targets[span._.target]
+            entity = Entity(
+                start=start,
+                end=end,
+                text=doc.text[start:end],
+                label="target",
+                also=list(span._.also or []),
+                source="target",
+                section=_section(span),
+                **_assertions(span),  # type: ignore[arg-type]
+            )
+        else:
+            entity = Entity(
+                start=span.start_char,
+                end=span.end_char,
+                text=span.text,
+                label=span.label_,
+                codes=list(span._.codes or []),
+                value=span._.value,
+                source=span._.source,
+                section=_section(span),
+                **_assertions(span),  # type: ignore[arg-type]
+            )
+        entities.append(entity)
+    entities.sort(key=lambda e: (e.start, e.end, e.label == "target"))
+    return entities
+
+
+def make_doc(nlp: Language, text: str, targets: object = None) -> Doc:
+    """A Doc ready for `nlp(doc)`, carrying validated targets when given."""
+    doc = nlp.make_doc(text)
+    if targets is not None:
+        doc._.targets = check_targets(text, targets)
+    return doc
+
+
+def extract(text: str, *, targets: object = None, nlp: Language | None = None) -> list[Entity]:
+    """Concepts in one text, with assertions; `targets` are extra [start, end] spans to assess."""
+    if nlp is None:
+        from eligo.nlp.pipeline import load
+
+        nlp = load()
+    return to_entities(nlp(make_doc(nlp, text, targets)))
+
+
+def extract_docs(nlp: Language, docs: Iterable[Doc], *, batch_size: int = 32) -> Iterator[Doc]:
+    """Run the pipeline over prepared Docs (see `make_doc`), in order."""
+    yield from nlp.pipe(docs, batch_size=batch_size)

@@ -1,0 +1,154 @@
+"""Reading notes for extraction: plain files, JSONL lines, stdin; bad input becomes an error record.
+
+Every input yields exactly one record: a `Note` ready to process, or a `RecordError` that is
+written out in its place. Nothing here logs note text or record ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+#: spaCy's own default `nlp.max_length`; larger texts should be split by the caller.
+MAX_CHARS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Note:
+    id: str
+    text: str
+    targets: Any = None  # raw JSON, validated by eligo.nlp.targets.check_targets
+
+
+@dataclass(frozen=True)
+class RecordError:
+    id: str | None
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "error": {"code": self.code, "message": self.message}}
+
+
+def decode_text(data: bytes, *, max_chars: int = MAX_CHARS) -> str:
+    """Bytes of a note -> text, or ValueError with a code-bearing message (see `check_text`)."""
+    if b"\x00" in data:
+        raise InputError("binary_input", "input contains NUL bytes: it looks binary, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            "invalid_encoding",
+            f"input is not valid UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); "
+            "convert it to UTF-8",
+        ) from err
+    return check_text(text, max_chars=max_chars)
+
+
+class InputError(ValueError):
+    """An input record eligo cannot process; `code` is the machine-readable reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def check_text(text: object, *, max_chars: int = MAX_CHARS) -> str:
+    if not isinstance(text, str):
+        raise InputError("invalid_text", f'"text" must be a string, got {type(text).__name__}')
+    if not text.strip():
+        raise InputError("empty_text", "text is empty or only whitespace")
+    if len(text) > max_chars:
+        raise InputError(
+            "too_large",
+            f"text has {len(text):,} characters, over the limit of {max_chars:,}; "
+            "split the note or raise --max-chars",
+        )
+    if "\x00" in text:
+        raise InputError("binary_input", "text contains NUL characters: it looks binary")
+    return text
+
+
+def read_files(paths: list[str], *, max_chars: int = MAX_CHARS) -> Iterator[Note | RecordError]:
+    """Each plain-text file is one note whose id is the path as given."""
+    for name in paths:
+        try:
+            data = Path(name).read_bytes()
+        except FileNotFoundError:
+            yield RecordError(name, "file_not_found", f"no such file: {name}")
+            continue
+        except IsADirectoryError:
+            yield RecordError(name, "not_a_file", f"{name} is a directory, not a text file")
+            continue
+        except OSError as err:
+            yield RecordError(name, "unreadable", f"cannot read {name}: {err.strerror}")
+            continue
+        try:
+            yield Note(name, decode_text(data, max_chars=max_chars))
+        except InputError as err:
+            yield RecordError(name, err.code, err.message)
+
+
+def read_jsonl(
+    stream: IO[bytes], *, source: str, max_chars: int = MAX_CHARS
+) -> Iterator[Note | RecordError]:
+    """JSONL lines {"id", "text", "targets"?}; blank lines are skipped, bad lines become errors.
+
+    A line without an id gets "<source>:<line number>" so its error can be found.
+    """
+    for lineno, raw in enumerate(stream, 1):
+        if not raw.strip():
+            continue
+        fallback_id = f"{source}:{lineno}"
+        try:
+            line = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            yield RecordError(
+                fallback_id, "invalid_encoding", f"line {lineno} is not valid UTF-8 ({err.reason})"
+            )
+            continue
+        if len(line) > max_chars * 2 + 1024:
+            yield RecordError(
+                fallback_id,
+                "too_large",
+                f"line {lineno} has {len(line):,} characters, over the limit for a "
+                f"{max_chars:,}-character note",
+            )
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            yield RecordError(
+                fallback_id, "invalid_json", f"line {lineno} is not valid JSON: {err.msg}"
+            )
+            continue
+        if not isinstance(obj, dict):
+            yield RecordError(
+                fallback_id,
+                "invalid_record",
+                f'line {lineno} must be a JSON object {{"id", "text"}}, got {type(obj).__name__}',
+            )
+            continue
+        rid = obj.get("id", fallback_id)
+        if isinstance(rid, int) and not isinstance(rid, bool):
+            rid = str(rid)
+        if not isinstance(rid, str) or not rid:
+            yield RecordError(
+                fallback_id,
+                "invalid_id",
+                f'line {lineno}: "id" must be a non-empty string or integer',
+            )
+            continue
+        if "text" not in obj:
+            yield RecordError(rid, "missing_text", f'line {lineno} has no "text" field')
+            continue
+        try:
+            text = check_text(obj["text"], max_chars=max_chars)
+        except InputError as err:
+            yield RecordError(rid, err.code, f"line {lineno}: {err.message}")
+            continue
+        yield Note(rid, text, obj.get("targets"))
