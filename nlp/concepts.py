@@ -7,8 +7,7 @@ deterministically: the longest match wins, then the earlier one, then the lexico
 first (curated before CTCAE before drugs before ICD-10-CM before HPO).
 """
 
-from __future__ import annotations
-
+import gc
 import gzip
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +29,14 @@ class LexiconError(ValueError):
     """A lexicon file is malformed."""
 
 
-@dataclass
+_CodeKey = tuple[str, str, str]  # (system, code, display)
+
+
+@dataclass(slots=True)
 class _Concept:
     label: str
     rank: int  # index of the lexicon that set the label; lower is more specific
-    codes: list[Code] = field(default_factory=list)
+    codes: list[_CodeKey]
 
 
 @dataclass
@@ -44,20 +46,21 @@ class _Table:
     concepts: dict[str, _Concept] = field(default_factory=dict)
     lengths: dict[str, list[int]] = field(default_factory=dict)
 
-    def add(self, key: str, label: str, rank: int, code: Code) -> None:
+    def add(self, key: str, label: str, rank: int, code: _CodeKey) -> None:
         concept = self.concepts.get(key)
         if concept is None:
             self.concepts[key] = _Concept(label, rank, [code])
-            first, _, _ = key.partition(" ")
-            n = key.count(" ") + 1
-            lengths = self.lengths.setdefault(first, [])
-            if n not in lengths:
-                lengths.append(n)
-                lengths.sort(reverse=True)
-        elif concept.label == label and all(c is not code for c in concept.codes):
-            # Code objects are interned per lexicon load, so identity is equality here.
+        elif concept.label == label and code not in concept.codes:
             concept.codes.append(code)
         # A key already labelled by a more specific lexicon keeps its label and codes.
+
+    def index(self) -> None:
+        """Candidate term lengths per first token, longest first (after all adds)."""
+        lengths: dict[str, set[int]] = {}
+        for key in self.concepts:
+            first, _, _ = key.partition(" ")
+            lengths.setdefault(first, set()).add(key.count(" ") + 1)
+        self.lengths = {first: sorted(ns, reverse=True) for first, ns in lengths.items()}
 
 
 class ConceptMatcher:
@@ -77,9 +80,18 @@ class ConceptMatcher:
         self.overwrite_ents = overwrite_ents
         self._insensitive = _Table()
         self._sensitive = _Table()
-        self._codes: dict[tuple[str, str, str], Code] = {}
-        for rank, lexicon in enumerate(self.lexicons):
-            self._load(nlp, lexicon, rank)
+        # Loading makes ~10^5 small objects; cyclic GC passes over them would double the time.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for rank, lexicon in enumerate(self.lexicons):
+                self._load(nlp, lexicon, rank)
+            self._insensitive.index()
+            self._sensitive.index()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        self._codes: dict[_CodeKey, Code] = {}
 
     def _load(self, nlp: Language, lexicon: str, rank: int) -> None:
         if lexicon.endswith((".tsv", ".tsv.gz")):
@@ -87,7 +99,8 @@ class ConceptMatcher:
         else:
             where = f"corpora/lexicons/{lexicon}.tsv.gz"
             rows = read_tsv("lexicons", f"{lexicon}.tsv.gz")
-        codes = self._codes
+        labels = frozenset(LABELS)
+        insensitive, sensitive = self._insensitive.add, self._sensitive.add
         for lineno, row in enumerate(rows, 2):
             if len(row) != 7:
                 raise LexiconError(
@@ -95,7 +108,7 @@ class ConceptMatcher:
                     f"(key term label system code display case), got {len(row)}"
                 )
             key, term, label, system, code_, display, case = row
-            if label not in LABELS:
+            if label not in labels:
                 raise LexiconError(
                     f"{where} line {lineno}: label {label!r} is not one of {', '.join(LABELS)}"
                 )
@@ -108,12 +121,15 @@ class ConceptMatcher:
                 key = exact_key(nlp, term) if case == "s" else term_key(nlp, term)
                 if not key:
                     raise LexiconError(f"{where} line {lineno}: term {term!r} has no tokens")
-            ident = (system, code_, display)
-            code = codes.get(ident)
-            if code is None:
-                code = codes[ident] = Code(system=system, code=code_, display=display)
-            table = self._sensitive if case == "s" else self._insensitive
-            table.add(key, label, rank, code)
+            (sensitive if case == "s" else insensitive)(key, label, rank, (system, code_, display))
+
+    def _code(self, ident: _CodeKey) -> Code:
+        """One shared Code object per (system, code, display), made on first use."""
+        code = self._codes.get(ident)
+        if code is None:
+            system, code_, display = ident
+            code = self._codes[ident] = Code(system=system, code=code_, display=display)
+        return code
 
     def __len__(self) -> int:
         return len(self._insensitive.concepts) + len(self._sensitive.concepts)
@@ -153,7 +169,7 @@ class ConceptMatcher:
         spans = []
         for start, end, concept in chosen:
             span = Span(doc, start, end, label=concept.label)
-            span._.codes = list(concept.codes)
+            span._.codes = [self._code(c) for c in concept.codes]
             span._.source = "lexicon"
             spans.append(span)
         if self.overwrite_ents:
