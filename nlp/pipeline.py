@@ -5,23 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-# Importing the modules registers their spaCy factories.
-import medspacy.context
-import medspacy.section_detection  # noqa: F401
 from spacy.language import Language
 
-from eligo.nlp import assertion, concepts, sentences, targets, values  # noqa: F401
-from eligo.nlp.extensions import SPAN_GROUP
-from eligo.nlp.resources import path
+# Importing the component modules registers their spaCy factories.
+from eligo.nlp import (  # noqa: F401
+    assertion,
+    concepts,
+    context,
+    sections,
+    sentences,
+    targets,
+    values,
+)
 from eligo.nlp.text import make_nlp
 
 PIPELINE = (
     "eligo_sentences",
-    "medspacy_sectionizer",
+    "eligo_sectionizer",
     "eligo_concepts",
     "eligo_values",
     "eligo_targets",
-    "medspacy_context",
+    "eligo_context",
     "eligo_assertion",
 )
 
@@ -29,29 +33,16 @@ PIPELINE = (
 def build(*, lexicons: Sequence[str] = tuple(concepts.DEFAULT_LEXICONS)) -> Language:
     """A fresh pipeline (not cached); most callers want `load()`."""
     nlp = make_nlp()
-    nlp.add_pipe("eligo_sentences")
-    nlp.add_pipe(
-        "medspacy_sectionizer",
-        config={
-            "rules": path("sections", "sections.json"),
-            "require_start_line": True,
-            "span_attrs": None,
-            "input_span_type": "group",
-            "span_group_name": SPAN_GROUP,
-        },
-    )
-    nlp.add_pipe("eligo_concepts", config={"lexicons": list(lexicons)})
-    nlp.add_pipe("eligo_values")
-    nlp.add_pipe("eligo_targets")
-    nlp.add_pipe(
-        "medspacy_context",
-        config={
-            "rules": path("context", "context.json"),
-            "input_span_type": "group",
-            "span_group_name": SPAN_GROUP,
-        },
-    )
-    nlp.add_pipe("eligo_assertion")
+    # medspaCy runs `nlp(phrase)` on every phrase rule it adds: creating the ConText and
+    # section components while the pipeline is still empty keeps that to tokenization.
+    nlp.add_pipe("eligo_context")
+    nlp.add_pipe("eligo_sectionizer", first=True)
+    nlp.add_pipe("eligo_sentences", first=True)
+    nlp.add_pipe("eligo_concepts", after="eligo_sectionizer", config={"lexicons": list(lexicons)})
+    nlp.add_pipe("eligo_values", after="eligo_concepts")
+    nlp.add_pipe("eligo_targets", after="eligo_values")
+    nlp.add_pipe("eligo_assertion", last=True)
+    assert tuple(nlp.pipe_names) == PIPELINE, nlp.pipe_names
     return nlp
 
 

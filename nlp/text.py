@@ -19,7 +19,8 @@ from spacy.util import compile_infix_regex
 _EXTRA_INFIXES = [
     r"(?<=[A-Za-z0-9%)])(?:<=|>=|=<|=>|[<>≤≥=])(?=[0-9.])",
     r"(?<=[A-Za-z])(?:<=|>=|[<>≤≥=])(?=[A-Za-z])",
-    r"(?<=[0-9])(?=(?:mg|mcg|ug|g|kg|ml|mL|dL|L|mmol|umol|mEq|IU|U|cm|mm|bpm|C|F)\b)",
+    # ...but not inside names that end in digit + letter ("HbA1C", "A1C", "T2DM").
+    r"(?<=[0-9])(?<![A-Za-z][0-9])(?=(?:mg|mcg|ug|g|kg|ml|mL|dL|L|mmol|umol|mEq|IU|U|cm|mm|bpm|C|F)\b)",
 ]
 
 # Tokens dropped from match keys: hyphens and slashes join word parts ("non-small-cell"),

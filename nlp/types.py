@@ -56,6 +56,16 @@ class Entity(BaseModel):
         description="for a target span: the labels of concepts found at the same span",
     )
 
+    def to_json(self) -> dict[str, object]:
+        """The CLI/API JSON shape: `section` always present (null outside sections), `value`
+        only on measurements that have one, `also` only on targets."""
+        data = self.model_dump(exclude={"value", "also"})
+        if self.value is not None:
+            data["value"] = self.value.model_dump(exclude_none=True)
+        if self.label == "target":
+            data["also"] = list(self.also)
+        return data
+
 
 class Provenance(BaseModel):
     """What produced a result: eligo version and the versions of the lexicons and rules it used."""

@@ -143,7 +143,7 @@ def _extract(records: Iterable[Note | RecordError], batch_size: int) -> Iterator
             else:
                 results[slot] = {
                     "id": rid,
-                    "entities": [e.model_dump(exclude_none=True) for e in to_entities(done)],
+                    "entities": [e.to_json() for e in to_entities(done)],
                     "provenance": stamp,
                 }
         for result in results:

@@ -146,7 +146,7 @@ def test_bad_files_become_error_records(tmp_path: Path, capsys: pytest.CaptureFi
         "file_not_found",
         "not_a_file",
     ]
-    assert "byte 0xe8 at offset 3" in lines[2]["error"]["message"]
+    assert "byte 0xe8 at offset 2" in lines[2]["error"]["message"]
     assert "5 of 6 records failed" in err
 
 
