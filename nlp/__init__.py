@@ -1,8 +1,8 @@
 """eligo.nlp: clinical notes -> coded concepts with assertion status.
 
-    >>> import eligo.nlp
-    >>> nlp = eligo.nlp.load()
-    >>> eligo.nlp.to_entities(nlp("Denies chest pain. Hx of HTN."))
+>>> import eligo.nlp
+>>> nlp = eligo.nlp.load()
+>>> eligo.nlp.to_entities(nlp("Denies chest pain. Hx of HTN."))
 """
 
 from __future__ import annotations

@@ -16,8 +16,13 @@ from eligo.nlp.rules import context_rules
 @Language.factory(
     "eligo_context",
     default_config={"rules": "context.json", "span_group_name": SPAN_GROUP},
-    assigns=["span._.is_negated", "span._.is_uncertain", "span._.is_historical",
-             "span._.is_hypothetical", "span._.is_family"],
+    assigns=[
+        "span._.is_negated",
+        "span._.is_uncertain",
+        "span._.is_historical",
+        "span._.is_hypothetical",
+        "span._.is_family",
+    ],
 )
 def make_context(nlp: Language, name: str, rules: str, span_group_name: str) -> ConText:
     """ConText over the spans of `span_group_name`, with the rules of corpora/context/`rules`."""

@@ -11,6 +11,7 @@ The same matches come out; only patterns that need real predicates stay token pa
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,8 @@ from eligo.nlp.resources import read_json
 
 #: A rule expanding to more phrases than this stays a token pattern.
 MAX_PHRASES = 512
+#: A token pattern is split into at most this many patterns with plain first words.
+MAX_PREFIXES = 64
 _WORD_KEYS = ("LOWER", "TEXT", "ORTH")
 #: Last token of a section pattern that requires the header to end its line.
 _NEWLINE_TOKEN = {"IS_SPACE": True, "TEXT": {"REGEX": "[\\n\\r]"}}
@@ -55,24 +58,77 @@ def _alternatives(token: dict[str, Any]) -> list[str] | None:
 
 def expand(pattern: Any, *, limit: int = MAX_PHRASES) -> list[str] | None:
     """The literal phrases a token pattern matches, or None when it needs the Matcher."""
+    compiled = compile_pattern(pattern, limit=limit)
+    if compiled is None or any(isinstance(p, list) for p in compiled):
+        return None
+    return [p for p in compiled if isinstance(p, str)]
+
+
+def compile_pattern(pattern: Any, *, limit: int = MAX_PHRASES) -> list[str | list[Any]] | None:
+    """Phrases, or token patterns that start with a plain word, equivalent to `pattern`.
+
+    A pattern of words only becomes its phrases (when there are at most `limit`). Otherwise
+    the words up to the first required token are multiplied out (at most `MAX_PREFIXES`
+    patterns), so spaCy's Matcher, which tries every pattern at every token, starts each
+    one with a cheap plain-word test and evaluates `IN`/`REGEX` predicates only after it.
+    None means: keep the pattern as it is.
+    """
     if not isinstance(pattern, list) or not pattern:
         return None
-    options = []
+    options: list[list[str] | None] = []
     for token in pattern:
         if not isinstance(token, dict):
             return None
-        words = _alternatives(token)
-        if words is None:
-            return None
-        options.append(words)
-    total = 1
-    for words in options:
-        total *= len(words)
-    if total > limit:
+        options.append(_alternatives(token))
+    if all(o is not None for o in options):
+        size = 1
+        for words in options:
+            size *= len(words or ())
+        if size <= limit:
+            return _multiply(pattern, options, len(pattern))
+    required = next((i for i, t in enumerate(pattern) if t.get("OP") is None), None)
+    if required is None or (required == 0 and options[0] is None):
+        return None  # no required token, or it already starts with a cheap non-word test
+    size = 1
+    for words in options[: required + 1]:
+        size *= len(words) if words is not None else 1
+    if size > MAX_PREFIXES:
         return None
-    phrases = {" ".join(w for w in combo if w) for combo in itertools.product(*options)}
-    phrases.discard("")
-    return sorted(phrases)
+    return _multiply(pattern, options, required + 1)
+
+
+def _multiply(
+    pattern: list[Any], options: list[list[str] | None], cut: int
+) -> list[str | list[Any]]:
+    """Multiply out the word alternatives of pattern[:cut]; keep pattern[cut:] as it is."""
+    head = [words if words is not None else [None] for words in options[:cut]]
+    compiled: dict[str, str | list[Any]] = {}
+    for combo in itertools.product(*head):
+        tokens: list[Any] = []
+        for word, token in zip(combo, pattern[:cut], strict=True):
+            if word is None:
+                tokens.append(token)  # a non-word token, kept as it is
+            elif word:
+                key = next(k for k in _WORD_KEYS if k in token)
+                tokens.append({key: word})
+        tokens.extend(pattern[cut:])
+        if not tokens:
+            continue
+        if all(_is_plain_word(t) for t in tokens):
+            phrase = " ".join(next(iter(t.values())) for t in tokens)
+            compiled[phrase] = phrase
+        else:
+            compiled[json.dumps(tokens, sort_keys=True)] = tokens
+    return [compiled[k] for k in sorted(compiled)]
+
+
+def _is_plain_word(token: Any) -> bool:
+    return (
+        isinstance(token, dict)
+        and len(token) == 1
+        and next(iter(token)) in _WORD_KEYS
+        and isinstance(next(iter(token.values())), str)
+    )
 
 
 def _rules(folder: str, filename: str, key: str) -> list[dict[str, Any]]:
@@ -89,16 +145,19 @@ def context_rules(filename: str = "context.json") -> Iterator[ConTextRule]:
         try:
             rule = dict(raw)
             pattern = rule.pop("pattern", None)
-            phrases = expand(pattern) if pattern is not None else None
+            compiled = compile_pattern(pattern) if pattern is not None else None
             if "allowed_types" in rule:
                 rule["allowed_types"] = set(rule["allowed_types"])
             if "excluded_types" in rule:
                 rule["excluded_types"] = set(rule["excluded_types"])
-            if phrases is None:
+            if compiled is None:
                 yield ConTextRule(pattern=pattern, **rule)
-            else:
-                for phrase in phrases:
-                    yield ConTextRule(**{**rule, "literal": phrase})
+                continue
+            for item in compiled:
+                if isinstance(item, str):
+                    yield ConTextRule(**{**rule, "literal": item})
+                else:
+                    yield ConTextRule(pattern=item, **rule)
         except (TypeError, ValueError) as err:
             raise RuleFileError(
                 f"corpora/context/{filename} rule {i} ({raw.get('literal')!r}): {err}"

@@ -5,7 +5,6 @@ The caller sets `doc._.targets = [(start_char, end_char), ...]` on a Doc made wi
 the eligo span group, so ConText and the section rules assess it like any concept.
 """
 
-
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 

@@ -152,7 +152,15 @@ _ICD_DROP = re.compile(
     r"unspecified|sequela|encounter|complicating|and/or|not|following)\b|[;:\[\]]",
     re.IGNORECASE,
 )
-_ICD_TRAILING_UNSPEC = re.compile(r",\s*unspecified(?:\s+\w+){0,2}$", re.IGNORECASE)
+_ICD_TRAILING_UNSPEC = re.compile(r",\s*unspecified((?:\s+\w+){0,2})$", re.IGNORECASE)
+# A limb site after ", unspecified" is the site with its side unspecified, not a residual:
+# "Abrasion, unspecified hip" is a hip abrasion, never "abrasion" in general (which it
+# became when the tail was stripped, and "blister" or "insect bite" then coded to the hip).
+_ICD_LIMB_SITE = re.compile(
+    r"\b(hand|shoulder|arm|knee|leg|hip|wrist|foot|elbow|thigh|forearm|ankle|humerus|femur|"
+    r"extremity|limb|toe|toes|buttock|heel|tibia|fibula|pelvis|finger|fingers|thumb|joints)$",
+    re.IGNORECASE,
+)
 _ICD_LEADING_UNSPEC = re.compile(r"^unspecified\s+", re.IGNORECASE)
 _NOS = re.compile(r",?\s+NOS\b", re.IGNORECASE)
 _PAREN = re.compile(r"\s*\(([^()]*)\)")
@@ -168,7 +176,7 @@ def icd_variants(text: str) -> list[str]:
     mellitus"]; "Anemia, unspecified" -> ["Anemia"]; "X with Y" -> [].
     """
     text = _NOS.sub("", _BRACKET.sub("", clean_term(text)))
-    text = _ICD_TRAILING_UNSPEC.sub("", text)
+    text = _ICD_TRAILING_UNSPEC.sub(_trailing_unspecified, text)
     text = _ICD_LEADING_UNSPEC.sub("", text)
     # Parentheses hold nonessential modifiers: the term with and without them.
     groups = _PAREN.findall(text)
@@ -190,6 +198,19 @@ def icd_variants(text: str) -> list[str]:
             form = f"{tail} {head}"
         out.append(form)
     return out
+
+
+def _trailing_unspecified(m: re.Match[str]) -> str:
+    """Drop ", unspecified [x y]", but keep a limb site after a generic head: ", hip"."""
+    tail = m.group(1).strip()
+    head = _PAREN.sub("", m.string[: m.start()])
+    # A long head names its site already ("Displaced fracture of pisiform, unspecified
+    # wrist": the side is what is unspecified); a short one does not ("Blister, ... hip").
+    generic = len(head.split()) <= 3 and tail.lower() not in head.lower()
+    if tail and generic and _ICD_LIMB_SITE.search(tail):
+        # Inverted below like "Diabetes mellitus, type 2": "Abrasion, hip" -> "hip Abrasion".
+        return f", {tail}"
+    return ""
 
 
 def build_icd10cm(keyer: Keyer, stop: frozenset[str]) -> Lexicon:

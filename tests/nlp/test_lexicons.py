@@ -181,3 +181,105 @@ def test_full_rebuild_is_byte_identical(tmp_path: Path) -> None:
     entries = lexbuild.build(tmp_path, only=["drugs", "icd10cm", "hpo"])
     for fname in entries:
         assert (tmp_path / fname).read_bytes() == resource("lexicons", fname).read_bytes(), fname
+
+
+@pytest.mark.parametrize(
+    ("text", "forms"),
+    [
+        # A limb site after ", unspecified" stays: "blister" alone is not a hip blister.
+        ("Blister (nonthermal), unspecified hip", ["hip Blister", "hip Blister nonthermal"]),
+        ("Abrasion, unspecified great toe", ["great toe Abrasion"]),
+        # ... but a residual tail, or a long head that names the site, is still dropped.
+        ("Ankylosis, unspecified joint", ["Ankylosis"]),
+        ("Benign neoplasm, unspecified site", ["Benign neoplasm"]),
+        ("Trigger thumb, unspecified thumb", ["Trigger thumb"]),
+        (
+            "Displaced fracture of pisiform, unspecified wrist",
+            ["Displaced fracture of pisiform"],
+        ),
+    ],
+)
+def test_icd_variants_keep_limb_sites(text: str, forms: list[str]) -> None:
+    assert lexbuild.icd_variants(text) == forms
+
+
+def _codes(key: str, case: str = "i") -> set[tuple[str, str, str]]:
+    found = set()
+    for fname in FILES:
+        for k, _t, label, system, code, _d, c in rows(fname):
+            if k == key and c == case:
+                found.add((label, system, code))
+    return found
+
+
+def test_site_specific_icd_codes_do_not_claim_bare_terms() -> None:
+    assert not [c for c in _codes("insect bite") if c[1] == "ICD-10-CM"]
+    assert not [c for c in _codes("blister") if c[1] == "ICD-10-CM"]
+    assert ("condition", "ICD-10-CM", "S70.229") in _codes("hip blister")
+
+
+def test_untyped_diabetes_is_diabetes_mellitus_not_type_2() -> None:
+    diabetes = _codes("diabete")
+    assert ("condition", "ICD-10-CM", "E08-E13") in diabetes
+    assert ("condition", "HPO", "HP:0000819") in diabetes
+    assert ("condition", "ICD-10-CM", "E11") not in diabetes
+    assert ("condition", "ICD-10-CM", "E11") in _codes("diabete type 2")
+    assert ("condition", "ICD-10-CM", "E10") in _codes("type 1 diabete")
+
+
+def test_section_headers_are_case_sensitive() -> None:
+    # "PHYSICAL EXAM" and "ALLERGIES" are section headers in notes.
+    assert ("procedure", "eligo", "proc:physical-exam") in _codes("physical exam", "s")
+    assert not _codes("PHYSICAL EXAM", "s") and not _codes("physical exam", "i")
+    assert ("condition", "ICD-10-CM", "T78.40") in _codes("allergies", "s")
+    assert not _codes("allergy", "i") and not _codes("ALLERGIES", "s")
+
+
+@pytest.fixture(scope="module")
+def pipeline():  # type: ignore[no-untyped-def]
+    import eligo.nlp
+
+    return eligo.nlp.load()
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "label", "code"),
+    [
+        ("History of diabetes and hypertension.", "diabetes", "condition", "E08-E13"),
+        ("She has diabetes type 2 on metformin.", "diabetes type 2", "condition", "E11"),
+        ("Stage 3 CKD, stable.", "Stage 3 CKD", "condition", "N18.3"),
+        ("He has CKD stage 3.", "CKD stage 3", "condition", "N18.3"),
+        ("Hepatitis C, treated in 2019.", "Hepatitis C", "condition", "B19.2"),
+        ("He is a former smoker.", "former smoker", "condition", "Z87.891"),
+        ("She smokes one pack a day.", "smokes", "condition", "Z72.0"),
+        ("He was short of breath on the stairs.", "short of breath", "condition", "R06.02"),
+        ("Tested positive for COVID last week.", "COVID", "condition", "U07.1"),
+        ("Takes Synthroid every morning.", "Synthroid", "drug", "DB00451"),
+        ("Norco as needed for pain.", "Norco", "drug", "DB00956"),
+        ("Her cholesterol was high on the last check.", "cholesterol", "measurement", "2093-3"),
+        ("Bitten on the arm; insect bite with redness.", "insect bite", "condition", None),
+    ],
+)
+def test_note_wording_is_found_with_its_code(  # type: ignore[no-untyped-def]
+    pipeline, text: str, span: str, label: str, code: str | None
+) -> None:
+    import eligo.nlp
+
+    ents = [e for e in eligo.nlp.to_entities(pipeline(text)) if e.text == span]
+    assert ents, (text, [(e.text, e.label) for e in eligo.nlp.to_entities(pipeline(text))])
+    assert ents[0].label == label
+    codes = {c.code for c in ents[0].codes}
+    assert code is None or code in codes, codes
+    if span == "insect bite":
+        assert not [c for c in ents[0].codes if c.system == "ICD-10-CM"]
+
+
+def test_section_headers_are_not_concepts(pipeline) -> None:  # type: ignore[no-untyped-def]
+    import eligo.nlp
+
+    text = "PHYSICAL EXAM\nLungs clear.\nALLERGIES\nNo known allergies. On physical exam, no edema."
+    found = [(e.text, e.label) for e in eligo.nlp.to_entities(pipeline(text))]
+    assert ("PHYSICAL EXAM", "procedure") not in found
+    assert ("ALLERGIES", "condition") not in found
+    assert ("allergies", "condition") in found
+    assert ("physical exam", "procedure") in found
