@@ -46,14 +46,6 @@ class _Table:
     concepts: dict[str, _Concept] = field(default_factory=dict)
     lengths: dict[str, list[int]] = field(default_factory=dict)
 
-    def add(self, key: str, label: str, rank: int, code: _CodeKey) -> None:
-        concept = self.concepts.get(key)
-        if concept is None:
-            self.concepts[key] = _Concept(label, rank, [code])
-        elif concept.label == label and code not in concept.codes:
-            concept.codes.append(code)
-        # A key already labelled by a more specific lexicon keeps its label and codes.
-
     def index(self) -> None:
         """Candidate term lengths per first token, longest first (after all adds)."""
         lengths: dict[str, set[int]] = {}
@@ -99,29 +91,36 @@ class ConceptMatcher:
         else:
             where = f"corpora/lexicons/{lexicon}.tsv.gz"
             rows = read_tsv("lexicons", f"{lexicon}.tsv.gz")
-        labels = frozenset(LABELS)
-        insensitive, sensitive = self._insensitive.add, self._sensitive.add
+        rows = list(rows)
+        # Validate whole columns at once (C-speed set operations), then load in a tight loop.
         for lineno, row in enumerate(rows, 2):
             if len(row) != 7:
                 raise LexiconError(
                     f"{where} line {lineno}: expected 7 tab-separated fields "
                     f"(key term label system code display case), got {len(row)}"
                 )
-            key, term, label, system, code_, display, case = row
-            if label not in labels:
+        for column, valid, name in ((2, LABELS, "label"), (6, ("i", "s"), "case")):
+            bad = {row[column] for row in rows} - set(valid)
+            if bad:
+                lineno = next(i for i, row in enumerate(rows, 2) if row[column] in bad)
+                value = rows[lineno - 2][column]
                 raise LexiconError(
-                    f"{where} line {lineno}: label {label!r} is not one of {', '.join(LABELS)}"
+                    f"{where} line {lineno}: {name} {value!r} is not one of {', '.join(valid)}"
                 )
-            if case not in ("i", "s"):
-                raise LexiconError(
-                    f"{where} line {lineno}: case {case!r} must be i (insensitive) or s (sensitive)"
-                )
+        tables = {"i": self._insensitive.concepts, "s": self._sensitive.concepts}
+        for lineno, (key, term, label, system, code, display, case) in enumerate(rows, 2):
             if not key:
                 # User lexicons may leave the key empty: derive it here (small files only).
                 key = exact_key(nlp, term) if case == "s" else term_key(nlp, term)
                 if not key:
                     raise LexiconError(f"{where} line {lineno}: term {term!r} has no tokens")
-            (sensitive if case == "s" else insensitive)(key, label, rank, (system, code_, display))
+            concepts = tables[case]
+            concept = concepts.get(key)
+            if concept is None:
+                concepts[key] = _Concept(label, rank, [(system, code, display)])
+            elif concept.label == label and (system, code, display) not in concept.codes:
+                concept.codes.append((system, code, display))
+            # A key already labelled by a more specific lexicon keeps its label and codes.
 
     def _code(self, ident: _CodeKey) -> Code:
         """One shared Code object per (system, code, display), made on first use."""
@@ -166,8 +165,12 @@ class ConceptMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         chosen = _resolve(self.matches(doc))
+        titles = _section_titles(doc)
         spans = []
         for start, end, concept in chosen:
+            # A section header is a heading, not a mention ("PHYSICAL EXAM", "ALLERGIES:").
+            if titles and any(start < t_end and t_start < end for t_start, t_end in titles):
+                continue
             span = Span(doc, start, end, label=concept.label)
             span._.codes = [self._code(c) for c in concept.codes]
             span._.source = "lexicon"
@@ -178,6 +181,13 @@ class ConceptMatcher:
             doc.ents = _resolve_spans([*doc.ents, *spans])
         doc.spans[extensions.SPAN_GROUP] = list(doc.ents)
         return doc
+
+
+def _section_titles(doc: Doc) -> list[tuple[int, int]]:
+    """Token ranges of the section headers found by a sectionizer earlier in the pipeline."""
+    if not Doc.has_extension("sections"):
+        return []
+    return [s.title_span for s in doc._.sections if s.title_span[1] > s.title_span[0]]
 
 
 def _read_user_tsv(path: Path) -> Iterable[list[str]]:

@@ -1,21 +1,48 @@
 """`eligo_sectionizer`: medspaCy's Sectionizer with eligo's rules (corpora/sections/).
 
-Two things differ from a plain medspaCy Sectionizer, both for speed with the same result:
-rules are loaded through `eligo.nlp.rules` (simple token patterns become phrases), and a
-header written alone on its line ("HISTORY OF PRESENT ILLNESS") is a phrase rule with
-metadata `end_line`, checked here, instead of a token pattern ending in a newline token.
-Every other header ("PMH:", "Allergies: NKDA") only has to start a line.
+Three things differ from a plain medspaCy Sectionizer, all for speed with the same result:
+- rules are loaded through `eligo.nlp.rules` (simple token patterns become phrases);
+- a header written alone on its line ("HISTORY OF PRESENT ILLNESS") is a phrase rule with
+  metadata `end_line`, checked here, instead of a token pattern ending in a newline token;
+  every other header ("PMH:", "Allergies: NKDA") only has to start a line;
+- `Token._.section` (medspaCy's extension, also behind `Span._.section`) is computed from
+  `Doc._.sections` when read, instead of being written on every token of the note, which
+  cost more than the matching itself. The extension keeps medspaCy's name and meaning, and
+  a value set explicitly (as medspaCy's own Sectionizer does) still wins.
 """
 
 from typing import Any
 
-from medspacy.section_detection import Sectionizer
+from medspacy.section_detection import Section, Sectionizer
 from medspacy.section_detection import util as section_util
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Token
 
 from eligo.nlp.extensions import SPAN_GROUP
 from eligo.nlp.rules import section_rules
+
+_UNSET = object()
+
+
+def _token_section(token: Token) -> Section | None:
+    explicit = token.doc.user_data.get(("eligo.section", token.i), _UNSET)
+    if explicit is not _UNSET:
+        return explicit  # type: ignore[no-any-return]
+    i = token.i
+    for section in token.doc._.sections:
+        start, end = section.section_span
+        if start <= i < end:
+            return section  # type: ignore[no-any-return]
+    return None
+
+
+def _set_token_section(token: Token, section: Section | None) -> None:
+    token.doc.user_data[("eligo.section", token.i)] = section
+
+
+def register_section_extension() -> None:
+    """Make `Token._.section` a getter over `Doc._.sections` (see the module docstring)."""
+    Token.set_extension("section", getter=_token_section, setter=_set_token_section, force=True)
 
 
 class EligoSectionizer(Sectionizer):
@@ -33,13 +60,36 @@ class EligoSectionizer(Sectionizer):
             span_group_name=span_group_name,
             span_attrs=None,
         )
+        register_section_extension()
         compiled = list(section_rules(rules))
+        if any(rule.parents or rule.max_scope is not None for rule in compiled):
+            raise ValueError(
+                "eligo_sectionizer rules may not use 'parents' or 'max_scope'; "
+                "use medspaCy's own medspacy_sectionizer for nested sections"
+            )
         self.add(compiled)
         self._end_line_ids = {
             nlp.vocab.strings.add(rule._rule_id)
             for rule in compiled
             if rule.metadata and rule.metadata.get("end_line")
         }
+
+    def __call__(self, doc: Doc) -> Doc:
+        """Find section headers; each section runs to the next header (or the note's end)."""
+        matches = self._Sectionizer__matcher(doc)  # type: ignore[attr-defined]
+        matches = self.filter_end_lines(doc, self.filter_start_lines(doc, matches))
+        rule_map = self._Sectionizer__matcher.rule_map  # type: ignore[attr-defined]
+        strings = doc.vocab.strings
+        sections = []
+        if not matches or matches[0][1] != 0:
+            first = matches[0][1] if matches else len(doc)
+            sections.append(Section(None, 0, 0, 0, first))
+        for i, (match_id, start, end) in enumerate(matches):
+            rule = rule_map[strings[match_id]]
+            body_end = matches[i + 1][1] if i + 1 < len(matches) else len(doc)
+            sections.append(Section(rule.category, start, end, end, body_end, None, rule))
+        doc._.sections = sections
+        return doc
 
     def filter_end_lines(
         self, doc: Doc, matches: list[tuple[int, int, int]]

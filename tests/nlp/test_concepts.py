@@ -92,7 +92,7 @@ def test_user_lexicon_errors_name_the_problem(tmp_path: Path) -> None:
     with pytest.raises(LexiconError, match="expected 7 tab-separated fields"):
         ConceptMatcher(nlp, lexicons=[short])
     bad_case = lexicon(tmp_path, "c.tsv", ["\tfoo\tcondition\tT\t1\tFoo\tx"])
-    with pytest.raises(LexiconError, match="case 'x' must be i"):
+    with pytest.raises(LexiconError, match="case 'x' is not one of i, s"):
         ConceptMatcher(nlp, lexicons=[bad_case])
     with pytest.raises(LexiconError, match="cannot read lexicon"):
         ConceptMatcher(nlp, lexicons=[str(tmp_path / "missing.tsv")])
