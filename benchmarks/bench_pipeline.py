@@ -1,7 +1,8 @@
 """Throughput and cold start: medspaCy's default pipeline vs eligo's full pipeline.
 
 Both run in this one process over the same ACI-Bench notes, so the ratio holds on a noisy
-machine. Cold starts are measured in fresh interpreters (import + load).
+machine. Cold start is time to ready: from launching a fresh interpreter until the
+pipeline is loaded and has processed a first note (interpreter teardown is not counted).
 
     .venv/bin/python benchmarks/bench_pipeline.py [--data DIR] [--repeat 3]
 """
@@ -25,15 +26,23 @@ COLD_MEDSPACY = (
     "from loguru import logger; logger.remove(); import medspacy; "
     "nlp = medspacy.load(); nlp('warm up')"
 )
+READY = "; import time; print(time.time())"
 
 
 def cold_start(code: str, runs: int) -> float:
-    """Median wall time of a fresh interpreter running `code` (import + load + one call)."""
+    """Median seconds from launching a fresh interpreter until `code` (import, load and one
+    call) has run; the child prints the wall clock when it is ready."""
     times = []
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
-        times.append(time.perf_counter() - started)
+        launched = time.time()
+        done = subprocess.run(
+            [sys.executable, "-c", code + READY],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+        )
+        times.append(float(done.stdout.split()[-1]) - launched)
     return statistics.median(times)
 
 

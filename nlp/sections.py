@@ -25,19 +25,21 @@ _UNSET = object()
 
 
 def _token_section(token: Token) -> Section | None:
-    explicit = token.doc.user_data.get(("eligo.section", token.i), _UNSET)
+    user_data: dict[Any, Any] = token.doc.user_data
+    explicit = user_data.get(("eligo.section", token.i), _UNSET)
     if explicit is not _UNSET:
-        return explicit  # type: ignore[no-any-return]
+        return explicit
     i = token.i
     for section in token.doc._.sections:
         start, end = section.section_span
         if start <= i < end:
-            return section  # type: ignore[no-any-return]
+            return section
     return None
 
 
 def _set_token_section(token: Token, section: Section | None) -> None:
-    token.doc.user_data[("eligo.section", token.i)] = section
+    user_data: dict[Any, Any] = token.doc.user_data
+    user_data[("eligo.section", token.i)] = section
 
 
 def register_section_extension() -> None:
@@ -76,9 +78,9 @@ class EligoSectionizer(Sectionizer):
 
     def __call__(self, doc: Doc) -> Doc:
         """Find section headers; each section runs to the next header (or the note's end)."""
-        matches = self._Sectionizer__matcher(doc)  # type: ignore[attr-defined]
+        matches = self._Sectionizer__matcher(doc)
         matches = self.filter_end_lines(doc, self.filter_start_lines(doc, matches))
-        rule_map = self._Sectionizer__matcher.rule_map  # type: ignore[attr-defined]
+        rule_map = self._Sectionizer__matcher.rule_map
         strings = doc.vocab.strings
         sections = []
         if not matches or matches[0][1] != 0:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Label = Literal["condition", "drug", "procedure", "measurement", "adverse_event", "target"]
 Source = Literal["lexicon", "model", "both", "target"]
+Comparator = Literal["<", "<=", ">", ">=", "="]
 
 
 class Code(BaseModel):
@@ -26,7 +27,7 @@ class Measurement(BaseModel):
     value: float | None = None
     low: float | None = Field(default=None, description="range start, e.g. 7.0 in '7.0-10.5%'")
     high: float | None = Field(default=None, description="range end")
-    comparator: Literal["<", "<=", ">", ">=", "="] | None = None
+    comparator: Comparator | None = None
     unit: str | None = Field(default=None, description="unit in canonical (UCUM-like) spelling")
     systolic: float | None = None
     diastolic: float | None = None

@@ -35,7 +35,7 @@ from spacy.tokens import Doc, Span
 
 from eligo.nlp import extensions
 from eligo.nlp.resources import read_tsv
-from eligo.nlp.types import Measurement
+from eligo.nlp.types import Comparator, Measurement
 
 UNITS_FILE = ("units", "units.tsv")
 #: Tokens after a concept that its value may lie in (fillers + comparator + value + unit).
@@ -57,7 +57,7 @@ _FILLER = (
     r"|approx\.?|around|checked|last|recent|most|repeat|ranges|ranging)\b)"
 )
 # Comparators, longest first; mapped to symbols by _COMPARATORS.
-_COMPARATORS = {
+_COMPARATORS: dict[str, Comparator] = {
     "<=": "<=",
     "=<": "<=",
     "</=": "<=",

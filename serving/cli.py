@@ -128,10 +128,11 @@ def _extract(records: Iterable[Note | RecordError], batch_size: int) -> Iterator
                 continue
             pending.append((len(results), record.id, doc))
             results.append(None)
+        processed: list[Doc | RecordError] = []
         try:
-            processed = list(nlp.pipe([doc for _, _, doc in pending]))  # type: ignore[arg-type]
+            processed.extend(nlp.pipe([doc for _, _, doc in pending]))
         except Exception:  # one bad doc must not sink the batch: retry one by one
-            processed: list[Doc | RecordError] = []
+            processed = []
             for _, rid, doc in pending:
                 try:
                     processed.append(nlp(doc))
