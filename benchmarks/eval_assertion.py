@@ -41,127 +41,16 @@ GROUP = "eligo"
 
 
 def _sentence_pipe(nlp: Language) -> None:
-    """eligo's clinical sentence splitter, or spaCy's sentencizer while it is not importable."""
-    try:
-        from eligo.nlp import sentences  # noqa: F401
+    from eligo.nlp import sentences  # noqa: F401  (registers the factory)
 
-        nlp.add_pipe("eligo_sentences")
-    except Exception:  # pragma: no cover - only while the splitter is being written
-        nlp.add_pipe("sentencizer")
-
-
-# Used only while eligo_concepts cannot be built: common findings, as a stand-in lexicon.
-FALLBACK_TERMS = (
-    "pneumonia",
-    "atelectasis",
-    "pleural effusion",
-    "effusion",
-    "pneumothorax",
-    "consolidation",
-    "infiltrate",
-    "opacity",
-    "opacities",
-    "pulmonary edema",
-    "edema",
-    "cardiomegaly",
-    "mass",
-    "nodule",
-    "nodules",
-    "fracture",
-    "lymphadenopathy",
-    "adenopathy",
-    "hernia",
-    "obstruction",
-    "infection",
-    "airspace disease",
-    "hydronephrosis",
-    "calculus",
-    "calculi",
-    "stone",
-    "stones",
-    "cyst",
-    "abscess",
-    "fluid collection",
-    "hemorrhage",
-    "thickening",
-    "bronchiolitis",
-    "asthma",
-    "cough",
-    "fever",
-    "wheezing",
-    "pain",
-    "vomiting",
-    "pneumoperitoneum",
-    "scoliosis",
-    "dilatation",
-    "dilation",
-    "emphysema",
-    "scarring",
-    "fibrosis",
-    "aspiration",
-    "tumor",
-    "lesion",
-    "appendicitis",
-    "intussusception",
-    "vesicoureteral reflux",
-    "reflux",
-    "urinary tract infection",
-    "UTI",
-    "reactive airways disease",
-    "reactive airway disease",
-    "bronchitis",
-)
-
-
-def _concept_pipe(nlp: Language) -> None:
-    """eligo's lexicon matcher, or a small stand-in SpanRuler while it cannot be built."""
-    try:
-        from eligo.nlp import concepts  # noqa: F401
-
-        nlp.add_pipe("eligo_concepts")
-    except Exception:
-        ruler = nlp.add_pipe(
-            "span_ruler", config={"spans_key": GROUP, "phrase_matcher_attr": "LOWER"}
-        )
-        ruler.add_patterns([{"label": "condition", "pattern": t} for t in FALLBACK_TERMS])  # type: ignore[attr-defined]
+    nlp.add_pipe("eligo_sentences")
 
 
 def eligo_pipeline() -> tuple[Language, str]:
-    """eligo's own pipeline; a stand-in with the same assertion parts if load() is not ready."""
-    try:
-        from eligo.nlp.pipeline import load
+    """eligo's own pipeline, exactly as users get it."""
+    from eligo.nlp.pipeline import load
 
-        return load(), "eligo.nlp.load()"
-    except Exception as err:
-        import medspacy.context
-        import medspacy.section_detection  # noqa: F401
-
-        from eligo.nlp import assertion  # noqa: F401
-        from eligo.nlp.resources import path
-        from eligo.nlp.text import make_nlp
-
-        nlp = make_nlp()
-        _sentence_pipe(nlp)
-        nlp.add_pipe(
-            "medspacy_sectionizer",
-            config={
-                "rules": path("sections", "sections.json"),
-                "require_start_line": True,
-                "span_attrs": None,
-            },
-        )
-        _concept_pipe(nlp)
-        nlp.add_pipe(
-            "medspacy_context",
-            config={
-                "rules": path("context", "context.json"),
-                "input_span_type": "group",
-                "span_group_name": GROUP,
-            },
-        )
-        nlp.add_pipe("eligo_assertion")
-        reason = f"{type(err).__name__}: {err}"[:80]
-        return nlp, f"stand-in pipeline (load() unavailable: {reason})"
+    return load(), "eligo.nlp.load()"
 
 
 def baseline_pipeline() -> Language:
