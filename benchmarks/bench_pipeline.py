@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import ACI, aci_notes
@@ -111,6 +112,22 @@ def main() -> None:
     ratio = (len(notes) / eli_s) / (len(med_notes) / med_s)
     print(f"\neligo / medspaCy throughput: {ratio:.1f}x  (one core, one process, same run)")
     print(f"eligo lexicon keys loaded: {lexicon_terms:,}")
+    print("\neligo per component (ms/note):")
+    for name, ms in component_times(eligo_nlp, notes).items():
+        print(f"  {name:22} {ms:6.2f}")
+
+
+def component_times(nlp: Any, notes: list[str]) -> dict[str, float]:
+    """Milliseconds per note spent in the tokenizer and in each pipeline component."""
+    times = {}
+    started = time.perf_counter()
+    docs = [nlp.make_doc(text) for text in notes]
+    times["tokenizer"] = time.perf_counter() - started
+    for name, proc in nlp.pipeline:
+        started = time.perf_counter()
+        docs = [proc(doc) for doc in docs]
+        times[name] = time.perf_counter() - started
+    return {name: 1000 * seconds / len(notes) for name, seconds in times.items()}
 
 
 if __name__ == "__main__":

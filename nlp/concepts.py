@@ -135,12 +135,17 @@ class ConceptMatcher:
 
     def matches(self, doc: Doc) -> list[tuple[int, int, _Concept]]:
         """All candidate matches as (start token, end token, concept), overlaps included."""
-        positions = [t.i for t in doc if not is_skipped(t.text)]
-        texts = [doc[i].text for i in positions]
+        positions: list[int] = []
+        texts: list[str] = []
+        starts: list[bool] = []
+        for token in doc:  # one pass: every doc[i] access builds a Token object
+            text = token.text
+            if not is_skipped(text):
+                positions.append(token.i)
+                texts.append(text)
+                starts.append(bool(token.is_sent_start))
         norms = [norm(t.lower()) for t in texts]
-        sent_starts = (
-            [doc[i].is_sent_start for i in positions] if doc.has_annotation("SENT_START") else None
-        )
+        sent_starts = starts if doc.has_annotation("SENT_START") else None
         found: list[tuple[int, int, _Concept]] = []
         n = len(positions)
         for table, keys in ((self._insensitive, norms), (self._sensitive, texts)):
@@ -172,8 +177,7 @@ class ConceptMatcher:
             if titles and any(start < t_end and t_start < end for t_start, t_end in titles):
                 continue
             span = Span(doc, start, end, label=concept.label)
-            span._.codes = [self._code(c) for c in concept.codes]
-            span._.source = "lexicon"
+            span._.codes = [self._code(c) for c in concept.codes]  # source: "lexicon" default
             spans.append(span)
         if self.overwrite_ents:
             doc.ents = spans

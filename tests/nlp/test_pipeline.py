@@ -80,3 +80,17 @@ def test_saved_pipeline_round_trips(nlp: Language, tmp_path: Path) -> None:
     before = eligo.nlp.to_entities(nlp(text))
     after = eligo.nlp.to_entities(reloaded(text))
     assert after == before and len(before) == 4
+
+
+def test_runtime_imports_no_torch() -> None:
+    """The runtime needs neither torch nor transformers (they live in the `train` extra)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, eligo.nlp; eligo.nlp.load()('No fever.'); "
+        "heavy = sorted({'torch', 'transformers'} & set(sys.modules)); "
+        "print(','.join(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
