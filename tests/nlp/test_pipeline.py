@@ -8,7 +8,7 @@ import spacy
 from spacy.language import Language
 
 import eligo.nlp
-from eligo.nlp.pipeline import PIPELINE
+from eligo.nlp.pipeline import PIPELINE, shipped_model
 from eligo.nlp.resources import read_text
 from eligo.nlp.types import Entity
 
@@ -24,8 +24,11 @@ def find(entities: list[Entity], text: str, section: str | None = None) -> Entit
 
 
 def test_pipeline_components(nlp: Language) -> None:
-    assert tuple(nlp.pipe_names) == PIPELINE
+    with_model = [name for name in PIPELINE]
+    without = [name for name in PIPELINE if name != "eligo_ner"]
+    assert nlp.pipe_names == (with_model if shipped_model() else without)
     assert eligo.nlp.load() is nlp  # cached: loaded once per process
+    assert eligo.nlp.load(model=None).pipe_names == without  # lexicon-only
 
 
 def test_clinic_note_end_to_end(nlp: Language) -> None:
