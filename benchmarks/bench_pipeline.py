@@ -22,7 +22,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import ACI, aci_notes
 
-COLD_ELIGO = "import eligo.nlp; nlp = eligo.nlp.load(); nlp('warm up')"
+COLD_ELIGO = "import eligo.nlp; nlp = eligo.nlp.load(model=None); nlp('warm up')"
+COLD_ELIGO_MODEL = "import eligo.nlp; nlp = eligo.nlp.load(); nlp('warm up')"
 COLD_MEDSPACY = (
     "from loguru import logger; logger.remove(); import medspacy; "
     "nlp = medspacy.load(); nlp('warm up')"
@@ -64,6 +65,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="eligo passes (best is kept)")
     parser.add_argument("--medspacy-notes", type=int, default=0, help="0 = all notes")
     parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument(
+        "--model-notes", type=int, default=60, help="notes for the row with the NER model"
+    )
     args = parser.parse_args()
 
     notes = aci_notes(args.data)
@@ -78,7 +82,9 @@ def main() -> None:
     import eligo.nlp
 
     med = medspacy.load()
-    eligo_nlp = eligo.nlp.load()
+    from eligo.nlp.pipeline import shipped_model
+
+    eligo_nlp = eligo.nlp.load(model=None)  # all lexicons, no transformer
     med_notes = notes[: args.medspacy_notes] if args.medspacy_notes else notes
     med_chars = sum(map(len, med_notes))
 
@@ -103,8 +109,28 @@ def main() -> None:
             med_ents,
             med_cold,
         ),
-        ("eligo full pipeline", len(notes), chars, eli_s, eli_ents, eli_cold),
+        ("eligo, all lexicons (model=None)", len(notes), chars, eli_s, eli_ents, eli_cold),
     ]
+    if shipped_model():
+        with_model = eligo.nlp.load()
+        model_notes = notes[: args.model_notes]
+
+        def run_model(texts: list[str]) -> int:
+            return sum(len(doc.ents) for doc in with_model.pipe(texts, batch_size=32))
+
+        mod_s, mod_ents = throughput(run_model, model_notes, 1)
+        mod_cold = cold_start(COLD_ELIGO_MODEL, args.cold_runs)
+        model_chars = sum(map(len, model_notes))
+        rows.append(
+            (
+                "eligo + NER model (default load())",
+                len(model_notes),
+                model_chars,
+                mod_s,
+                mod_ents,
+                mod_cold,
+            )
+        )
     print()
     print(f"{'pipeline':38} {'notes/s':>9} {'chars/s':>10} {'ents/note':>10} {'cold start':>11}")
     for name, n, c, s, ents, cold in rows:

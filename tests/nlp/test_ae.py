@@ -1,0 +1,580 @@
+"""AE coding rules (`eligo.nlp.ae`), one narrative per rule; all text written for these tests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from spacy.language import Language
+
+from eligo.nlp.ae import (
+    E2B_ACTION,
+    E2B_OUTCOME,
+    LabRule,
+    candidates,
+    code_report,
+    load_data,
+    report_json,
+    to_e2b,
+)
+from eligo.nlp.ae_types import AeEvent, AeReport
+from eligo.nlp.resources import read_json, read_tsv
+
+
+@pytest.fixture(scope="module")
+def code(nlp: Language):  # type: ignore[no-untyped-def]
+    def run(text: str) -> AeReport:
+        return code_report(text, nlp=nlp)
+
+    return run
+
+
+def coded(report: AeReport) -> dict[str, AeEvent]:
+    return {e.text: e for e in report.events if e.coded}
+
+
+def terms(report: AeReport) -> set[str]:
+    return {e.ctcae_term for e in report.events if e.coded and e.ctcae_term}
+
+
+# ---------------------------------------------------------------------------------------------
+# data files
+
+
+def test_every_phrase_and_lab_rule_names_a_ctcae_term() -> None:
+    known = {row[1] for row in read_tsv("lexicons", "ctcae_soc.tsv")}
+    rows = list(read_tsv("ae", "consumer_terms.tsv"))
+    assert len(rows) >= 150
+    for phrase, term, kind in rows:
+        assert term in known, phrase
+        assert kind in ("synonym", "consumer")
+        assert phrase == phrase.strip() and phrase
+    consumer = [r for r in rows if r[2] == "consumer"]
+    assert len(consumer) >= 150
+    for row in read_tsv("ae", "lab_rules.tsv"):
+        assert row[0] in known
+        assert row[1] in ("low", "high")
+
+
+def test_rules_json_compiles() -> None:
+    rules = read_json("ae", "rules.json")
+    data = load_data()
+    assert set(data.res["seriousness"]) == set(rules["seriousness"])
+    assert set(rules["action_priority"]) == set(rules["action"])
+    assert set(rules["outcome_priority"]) == set(rules["outcome"])
+    assert set(rules["relatedness_priority"]) == set(rules["relatedness"])
+
+
+def test_codes_come_from_the_ctcae_table(code) -> None:  # type: ignore[no-untyped-def]
+    table = {row[1]: (row[0], row[2]) for row in read_tsv("lexicons", "ctcae_soc.tsv")}
+    report = code("She threw up all night and had grade 2 diarrhea.")
+    for event in report.events:
+        assert event.ctcae_term is not None
+        assert (event.meddra_code, event.soc) == table[event.ctcae_term]
+        for cand in event.candidates:
+            assert cand.code == table[cand.term][0]
+
+
+# ---------------------------------------------------------------------------------------------
+# events: clinician, patient and lab wording
+
+
+def test_clinician_terms_exact(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Developed febrile neutropenia and peripheral neuropathy on docetaxel.")
+    events = coded(report)
+    assert events["febrile neutropenia"].ctcae_term == "Febrile neutropenia"
+    assert events["febrile neutropenia"].candidates[0].score == 1.0
+    assert events["peripheral neuropathy"].ctcae_term == "Peripheral sensory neuropathy"
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "term"),
+    [
+        ("She threw up twice after the infusion.", "threw up", "Vomiting"),
+        ("I couldn't sleep for days.", "couldn't sleep", "Insomnia"),
+        ("My hair is falling out in clumps.", "hair is falling out", "Alopecia"),
+        (
+            "I have tingling in my fingers.",
+            "tingling in my fingers",
+            "Peripheral sensory neuropathy",
+        ),
+        ("Pins and needles around the mouth.", "Pins and needles", "Paresthesia"),
+        ("He has had the runs since Tuesday.", "the runs", "Diarrhea"),
+        ("I felt dizzy at work.", "felt dizzy", "Dizziness"),
+        ("She passed out in the shower.", "passed out", "Syncope"),
+        ("I get short of breath on the stairs.", "short of breath", "Dyspnea"),
+        ("Been puking since the pills.", "puking", "Vomiting"),
+        ("I have no appetite at all.", "no appetite", "Anorexia"),
+        ("Painful mouth sores after chemo.", "mouth sores", "Mucositis oral"),
+    ],
+)
+def test_patient_language(code, text: str, span: str, term: str) -> None:  # type: ignore[no-untyped-def]
+    events = coded(code(text))
+    assert span in events, events
+    event = events[span]
+    assert event.ctcae_term == term
+    assert event.candidates[0].match == "consumer"
+    assert event.candidates[0].score == 0.95
+
+
+def test_negating_phrase_does_not_negate_the_rest(code) -> None:  # type: ignore[no-untyped-def]
+    # "couldn't" and "no" belong to the phrases, not to the events after them
+    report = code("I couldn't sleep, had no appetite and then a headache.")
+    assert terms(report) == {"Insomnia", "Anorexia", "Headache"}
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "grade"),
+    [
+        ("Platelets dropped to 22,000 on day 12.", "Platelet count decreased", 4),
+        ("Platelet count 45 on day 14.", "Platelet count decreased", 3),
+        ("Potassium 2.9 this morning.", "Hypokalemia", 3),
+        ("ANC 800 before cycle 3.", "Neutrophil count decreased", 3),
+        ("ALT 5x ULN at week 6.", "Alanine aminotransferase increased", 2),
+        ("ALT 8 x ULN at week 6.", "Alanine aminotransferase increased", 3),
+        ("Hgb 7.2 g/dL today.", "Anemia", 3),
+        ("Sodium 124 on day 5.", "Hyponatremia", 3),
+        ("Magnesium 0.8 mg/dL on panitumumab.", "Hypomagnesemia", 3),
+    ],
+)
+def test_lab_values(code, text: str, term: str, grade: int) -> None:  # type: ignore[no-untyped-def]
+    (event,) = [e for e in code(text).events if e.coded]
+    assert event.ctcae_term == term
+    assert event.grade == grade
+    assert event.grade_source == "lab"
+    assert event.value
+
+
+def test_normal_lab_values_are_not_events(code) -> None:  # type: ignore[no-untyped-def]
+    assert code("Potassium 4.1, platelets 210,000, ANC 3200.").events == []
+
+
+def test_lab_rule_grades() -> None:
+    rule = LabRule(
+        "Platelet count decreased",
+        "low",
+        "/mm3",
+        150000,
+        (75000, 50000, 25000),
+        ("<", 1000, "*", 1000),
+    )
+    assert rule.normalise(22) == 22000
+    assert [rule.grade(v) for v in (160000, 100000, 60000, 30000, 10000)] == [None, 1, 2, 3, 4]
+
+
+def test_fuzzy_candidates_rank_below_lexical() -> None:
+    cands = candidates("bloody diarrhea")
+    assert cands[0].term == "Diarrhea"
+    assert cands[0].match == "fuzzy"
+    assert 0.6 <= cands[0].score < 0.95
+    assert len(candidates("nausea")) <= 3
+
+
+def test_top_three_candidates_with_scores(code) -> None:  # type: ignore[no-untyped-def]
+    (event,) = code("Grade 2 peripheral motor neuropathy.").events
+    assert event.ctcae_term == "Peripheral motor neuropathy"
+    assert 1 < len(event.candidates) <= 3
+    scores = [c.score for c in event.candidates]
+    assert scores == sorted(scores, reverse=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# assertion: listed, not coded
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "flag"),
+    [
+        ("Denies nausea today.", "nausea", "negated"),
+        ("She did not throw up.", None, None),
+        ("Risk of QT prolongation discussed with the patient.", "QT prolongation", "hypothetical"),
+        ("Mother had a stroke at 70.", "stroke", "family"),
+        ("History of pancreatitis in 2015.", "pancreatitis", "historical"),
+    ],
+)
+def test_negated_hypothetical_family_historical_not_coded(  # type: ignore[no-untyped-def]
+    code, text: str, span: str | None, flag: str | None
+) -> None:
+    report = code(text)
+    assert not [e for e in report.events if e.coded]
+    if span is None:
+        return
+    (event,) = [e for e in report.events if e.text == span]
+    assert getattr(event, flag)  # type: ignore[arg-type]
+    assert event.ctcae_term is None and event.meddra_code is None
+    assert event.candidates  # still shows what it would be
+
+
+def test_resolved_event_is_still_an_event(code) -> None:  # type: ignore[no-untyped-def]
+    # ConText calls a resolved condition historical; in an AE report it is the outcome
+    report = code("The nausea resolved after two days.")
+    assert terms(report) == {"Nausea"}
+    assert report.outcome == "recovered"
+
+
+def test_indication_is_background_not_event(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "He takes amlodipine for hypertension. Developed swollen ankles on the higher dose."
+    )
+    assert terms(report) == {"Edema limbs"}
+
+
+# ---------------------------------------------------------------------------------------------
+# grade and severity
+
+
+@pytest.mark.parametrize(
+    ("text", "grade"),
+    [
+        ("Grade 3 diarrhea on day 9.", 3),
+        ("Diarrhea grade 2 since Monday.", 2),
+        ("G2 diarrhea.", 2),
+        ("Grade II diarrhea.", 2),
+        ("CTCAE grade 4 diarrhea.", 4),
+    ],
+)
+def test_stated_grade(code, text: str, grade: int) -> None:  # type: ignore[no-untyped-def]
+    (event,) = code(text).events
+    assert event.grade == grade
+    assert event.grade_source == "stated"
+
+
+def test_severity_separate_from_grade(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Severe fatigue and grade 1 nausea.")
+    events = coded(report)
+    assert events["fatigue"].severity == "severe"
+    assert events["fatigue"].grade is None
+    assert events["nausea"].grade == 1
+    assert events["nausea"].severity is None
+
+
+# ---------------------------------------------------------------------------------------------
+# seriousness (ICH E2A)
+
+
+@pytest.mark.parametrize(
+    ("text", "criteria", "evidence"),
+    [
+        ("Patient died of sepsis on day 14.", ["death"], "died"),
+        ("The event was fatal.", ["death"], "fatal"),
+        ("He expired on the ward.", ["death"], "expired"),
+        (
+            "Life-threatening anaphylaxis after the first dose.",
+            ["life_threatening", "other_medically_important"],
+            "Life-threatening",
+        ),
+        ("She threw up and was admitted overnight.", ["hospitalization"], "admitted"),
+        ("Overnight admission for IV fluids.", ["hospitalization"], "admission"),
+        ("Transferred to the ICU for pressors.", ["hospitalization"], "ICU"),
+        (
+            "The rash led to prolonged hospitalization.",
+            ["hospitalization"],
+            "prolonged hospitalization",
+        ),
+        (
+            "Left with permanent disability of the right hand.",
+            ["disability"],
+            "permanent disability",
+        ),
+        ("The baby was born with a cleft palate.", ["congenital_anomaly"], "born with"),
+        (
+            "Considered an important medical event by the sponsor.",
+            ["other_medically_important"],
+            "important medical event",
+        ),
+    ],
+)
+def test_seriousness_with_evidence(  # type: ignore[no-untyped-def]
+    code, text: str, criteria: list[str], evidence: str
+) -> None:
+    report = code(text)
+    assert report.serious
+    assert [s.criterion for s in report.seriousness] == criteria
+    first = report.seriousness[0]
+    assert first.evidence == evidence
+    assert text[first.start : first.end] == evidence
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Seen in the ED with vomiting, given fluids and discharged home.",
+        "She was not admitted.",
+        "Did not require hospitalization.",
+        "Admitted for an elective knee replacement; no adverse events.",
+        "Her father died of a heart attack last year.",
+        "Warned about the risk of death with overdose.",
+        "Mild headache, non-serious.",
+    ],
+)
+def test_not_serious(code, text: str) -> None:  # type: ignore[no-untyped-def]
+    report = code(text)
+    assert not report.serious, report.seriousness
+    assert report.seriousness == []
+
+
+# ---------------------------------------------------------------------------------------------
+# drugs
+
+
+def roles(report: AeReport) -> dict[str, str]:
+    return {d.text.lower(): d.role for d in report.drugs}
+
+
+def test_drugs_have_drugbank_codes_and_roles(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "She threw up twice after the infusion of oxaliplatin and was treated with ondansetron."
+    )
+    assert roles(report) == {"oxaliplatin": "suspect", "ondansetron": "treatment"}
+    oxaliplatin = report.drugs[0]
+    assert any(c.system == "DrugBank" for c in oxaliplatin.codes)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Rash since starting amoxicillin.", {"amoxicillin": "suspect"}),
+        ("Cisplatin-induced nausea.", {"cisplatin": "suspect"}),
+        ("Hypotension due to tamsulosin.", {"tamsulosin": "suspect"}),
+        ("Diarrhea, possibly related to capecitabine.", {"capecitabine": "suspect"}),
+        (
+            "Colitis on pembrolizumab, managed with prednisone. "
+            "Concomitant medications include metformin.",
+            {"pembrolizumab": "suspect", "prednisone": "treatment", "metformin": "concomitant"},
+        ),
+        (
+            "Constipation after oxycodone, relieved with docusate; also takes lisinopril.",
+            {"oxycodone": "suspect", "docusate": "treatment", "lisinopril": "concomitant"},
+        ),
+    ],
+)
+def test_drug_roles(code, text: str, expected: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    assert roles(code(text)) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# onset, action, outcome, relatedness
+
+
+@pytest.mark.parametrize(
+    ("text", "onset"),
+    [
+        ("Grade 3 diarrhea on day 9 of cycle 2.", "day 9 of cycle 2"),
+        (
+            "Rash appeared 2 days after the first dose of amoxicillin.",
+            "2 days after the first dose",
+        ),
+        ("Syncope on 2024-03-14 after the second infusion.", "2024-03-14"),
+        ("Hives began on March 3, 2024.", "March 3, 2024"),
+        ("Neutropenia on C3D10 of docetaxel.", "C3D10"),
+    ],
+)
+def test_onset(code, text: str, onset: str) -> None:  # type: ignore[no-untyped-def]
+    report = code(text)
+    assert report.onset == onset
+    assert report.evidence["onset"].evidence == onset
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("Rash on amoxicillin. Amoxicillin was discontinued.", "withdrawn"),
+        ("Neuropathy on oxaliplatin; the dose was reduced.", "dose_reduced"),
+        ("Diarrhea on capecitabine. Capecitabine was held for a week.", "interrupted"),
+        ("Nausea on sertraline, which was continued at the same dose.", "unchanged"),
+        ("Diarrhea on capecitabine; held, then resumed at a reduced dose.", "dose_reduced"),
+        ("Sore arm after the Shingrix vaccine.", "not_applicable"),
+        ("Headache on nifedipine.", None),
+    ],
+)
+def test_action_taken(code, text: str, action: str | None) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).action_taken == action
+
+
+def test_event_stopping_is_not_an_action(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Vomiting on cisplatin. The vomiting stopped after ondansetron.")
+    assert report.action_taken is None
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("The rash resolved in 5 days.", "recovered"),
+        ("The rash has fully recovered.", "recovered"),
+        ("Diarrhea improving with loperamide.", "recovering"),
+        ("Neuropathy has not resolved at six months.", "not_recovered"),
+        ("Tinnitus is ongoing.", "not_recovered"),
+        ("SJS healed with residual scarring.", "recovered_with_sequelae"),
+        ("Patient died of sepsis.", "fatal"),
+        ("Nausea on day 2.", "unknown"),
+        ("Diarrhea improved, then resolved by day 5.", "recovered"),
+    ],
+)
+def test_outcome(code, text: str, outcome: str) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).outcome == outcome
+
+
+@pytest.mark.parametrize(
+    ("text", "related"),
+    [
+        ("Assessed as possibly related to study drug.", "possibly_related"),
+        ("Probably related to nivolumab.", "probably_related"),
+        ("Definitely related to the infusion.", "definitely_related"),
+        ("Unlikely related to treatment.", "unlikely_related"),
+        ("Not related to study drug per investigator.", "not_related"),
+        ("Headache on day 2.", None),
+    ],
+)
+def test_relatedness(code, text: str, related: str | None) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).relatedness == related
+
+
+# ---------------------------------------------------------------------------------------------
+# output shapes
+
+
+def test_json_contract(code) -> None:  # type: ignore[no-untyped-def]
+    data = report_json(code("She threw up after oxaliplatin and was admitted. Denies fever."))
+    json.dumps(data)
+    for key in (
+        "events",
+        "serious",
+        "seriousness",
+        "drugs",
+        "outcome",
+        "action_taken",
+        "onset",
+        "provenance",
+    ):
+        assert key in data
+    event = data["events"][0]
+    for key in (
+        "start",
+        "end",
+        "text",
+        "ctcae_term",
+        "meddra_code",
+        "soc",
+        "grade",
+        "severity",
+        "negated",
+        "hypothetical",
+        "candidates",
+    ):
+        assert key in event
+    assert set(event["candidates"][0]) >= {"term", "code", "score"}
+    assert "ae_terms" in data["provenance"]["lexicons"]
+
+
+def test_e2b_export(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "Patient died of sepsis after cisplatin. Cisplatin discontinued. Possibly related. "
+        "Denies nausea."
+    )
+    e2b = to_e2b(report)
+    (reaction,) = e2b["E.i"]  # the negated nausea is not a reaction
+    assert reaction["E.i.2.1b"] == report.events[0].meddra_code
+    assert reaction["E.i.3.2a"] is True and reaction["E.i.3.2c"] is False
+    assert reaction["E.i.7"] == E2B_OUTCOME["fatal"]
+    (drug,) = e2b["G.k"]
+    assert drug["G.k.1"] == 1
+    assert drug["G.k.8"] == E2B_ACTION["withdrawn"]
+    assert drug["G.k.9.i.2.r"][0]["G.k.9.i.2.r.3"] == "possibly related"
+
+
+def test_rejects_non_text(nlp: Language) -> None:
+    with pytest.raises(TypeError, match="text must be a str, got int"):
+        code_report(12, nlp=nlp)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# rules added from the blind narratives
+
+
+def test_parent_reporting_on_their_child(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("My son got a fever and had a febrile seizure the evening after his MMR jab.")
+    assert terms(report) == {"Fever", "Seizure"}
+    assert report.action_taken == "not_applicable"  # a vaccine, no drug named
+
+
+def test_lab_value_reached(code) -> None:  # type: ignore[no-untyped-def]
+    (event,) = code("Creatinine rose from 0.9 to 2.4 mg/dL after ibuprofen.").events
+    assert event.ctcae_term == "Creatinine increased"
+    assert event.text == "Creatinine rose from 0.9 to 2.4"
+    assert event.grade == 2
+
+
+def test_action_before_the_event_is_its_cause(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "Lightheadedness and a heart rate of 38 after the metoprolol dose was increased. "
+        "Metoprolol reduced back to 25 mg twice daily."
+    )
+    assert terms(report) == {"Dizziness", "Sinus bradycardia"}
+    assert report.action_taken == "dose_reduced"
+
+
+def test_unit_names_are_not_events(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Stevens-Johnson syndrome; admitted to the burn unit.")
+    assert terms(report) == {"Stevens-Johnson syndrome"}
+
+
+def test_british_spellings_and_plurals(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Developed hyperkalaemia, peripheral oedema, diarrhoea and stomach pains.")
+    assert terms(report) == {"Hyperkalemia", "Edema limbs", "Diarrhea", "Abdominal pain"}
+
+
+def test_stop_then_restart_is_an_interruption(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "Fever and chills during the infliximab infusion; infusion stopped, symptoms settled. "
+        "Infliximab to be restarted with premedication."
+    )
+    assert report.action_taken == "interrupted"
+
+
+def test_prevented_outcome_is_not_disability(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Endophthalmitis; emergency surgery to prevent permanent vision loss.")
+    assert [s.criterion for s in report.seriousness] == ["other_medically_important"]
+
+
+# ---------------------------------------------------------------------------------------------
+# semantic matcher (MiniLM, ONNX Runtime)
+
+
+def test_semantic_matcher_ranks_ctcae_terms() -> None:
+    from eligo.nlp.ae_semantic import load_matcher
+
+    matcher = load_matcher()
+    assert len(matcher.terms) == len(load_data().terms)
+    (nearest,) = matcher.similar(["throwing up repeatedly"])
+    assert nearest[0][0] == "Vomiting"
+    assert nearest[0][2] > nearest[1][2]
+    vectors = matcher.embed(["nausea", "nausea"])
+    assert abs(float(vectors[0] @ vectors[1]) - 1.0) < 1e-5
+
+
+def test_semantic_candidates_code_the_long_tail(code) -> None:  # type: ignore[no-untyped-def]
+    # a concept the lexicons know without a CTCAE code, coded by similarity
+    (event,) = code("He developed cardiomyopathy after doxorubicin.").events
+    assert event.coded
+    assert event.candidates[0].match == "semantic"
+    assert event.candidates[0].score < 0.95  # always below lexical matches
+    lexical = code_report("He developed cardiomyopathy after doxorubicin.", semantic=False)
+    assert lexical.events == []
+
+
+def test_semantic_threshold_keeps_indications_out(code) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code("She is in the second trimester of pregnancy.")) == set()
+
+
+def test_provenance_names_data_and_model(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Nausea.")
+    assert report.provenance is not None
+    assert {"ae_terms", "ae_labs", "ae_rules", "ctcae_soc"} <= set(report.provenance.lexicons)
+    assert (report.provenance.model or "").startswith("minilm-int8:")
+
+
+def test_published_json_schema_is_current() -> None:
+    from eligo.nlp.ae_types import json_schema
+
+    # rebuild: python -c "import json; from eligo.nlp.ae_types import json_schema; ..." (SOURCE.md)
+    assert read_json("ae", "ae_report.schema.json") == json.loads(json.dumps(json_schema()))
