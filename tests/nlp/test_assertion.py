@@ -157,6 +157,8 @@ CASES = [
     ("Father's side of the family with Huntington disease.", "Huntington disease", {"family"}),
     ("She has never smoked.", "smoked", {"negated"}),
     ("Mother at bedside states that the child has had diarrhea.", "diarrhea", set()),
+    ("No side effects besides mild headaches.", "headaches", set()),
+    ("No complaints except fatigue.", "fatigue", set()),
 ]
 
 
