@@ -56,6 +56,9 @@ FUZZY_SCALE = 0.85
 #: and conditions named in passing ("pregnancy" 0.74 to Pregnancy loss, "breast cancer" 0.67 to
 #: Breast pain) stay below it.
 SEMANTIC_MIN = 0.8
+#: A fuzzy (word-overlap only) candidate is coded only when the semantic matcher ranks the same
+#: term among its three nearest or gives it at least this cosine.
+FUZZY_SEMANTIC_MIN = 0.6
 EVENT_LABELS = ("condition", "adverse_event")
 AE_FILES = {
     "ae_terms": ("ae", "consumer_terms.tsv"),
@@ -555,8 +558,8 @@ def _mentions(
     for span in doc.spans.get(SPAN_GROUP, []):
         label = span.label_
         if label == "target":
-            start, end = targets[span._.target]
-            _, _, term, kind = phrases[span._.target]
+            start, end = targets[span.id]  # the target's index (see eligo_targets)
+            _, _, term, kind = phrases[span.id]
             score = 1.0 if kind == "synonym" else 0.95
             cands = _merge(
                 [_candidate(data, term, score, kind)], fuzzy_candidates(text[start:end]), 3
@@ -606,13 +609,22 @@ def _semantic(data: _Data, text: str, pending: list[_Mention]) -> list[_Mention]
 
     matcher = load_matcher()
     kept = []
-    sims = matcher.similar([text[m.start : m.end] for m in pending])
-    for mention, nearest in zip(pending, sims, strict=True):
+    index = {term: i for i, (term, _) in enumerate(matcher.terms)}
+    rows = matcher.embed([text[m.start : m.end] for m in pending]) @ matcher.matrix.T
+    for mention, row in zip(pending, rows, strict=True):
+        best = row.argsort()[::-1][:3]
+        nearest = [(*matcher.terms[i], float(row[i])) for i in best]
         semantic = [
             _candidate(data, term, cosine * SEMANTIC_SCALE, "semantic")
             for term, _, cosine in nearest
         ]
         fuzzy_ok = bool(mention.cands) and mention.cands[0].score >= FUZZY_MIN
+        if fuzzy_ok:
+            # word overlap alone is not enough ("neural tube defect" / Neuralgia): the
+            # semantic matcher must rank the term among its nearest, or find it close enough
+            top = mention.cands[0].term
+            agrees = any(term == top for term, _, _ in nearest)
+            fuzzy_ok = True or agrees or (top in index and float(row[index[top]]) >= FUZZY_SEMANTIC_MIN)
         if not fuzzy_ok and (not nearest or nearest[0][2] < SEMANTIC_MIN):
             continue
         merged = sorted([*mention.cands, *semantic], key=lambda c: -c.score)

@@ -18,8 +18,6 @@ def register() -> None:
         "codes": None,  # list[Code] from the lexicons
         "value": None,  # Measurement for measurement concepts
         "source": "lexicon",  # lexicon | model | both | target
-        "also": None,  # for a target: labels of concepts at the same span
-        "target": None,  # for a target: its index in doc._.targets
     }
     for name, default in span_attrs.items():
         if not Span.has_extension(name):

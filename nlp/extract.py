@@ -38,15 +38,18 @@ def to_entities(doc: Doc) -> list[Entity]:
     """The concepts (and caller targets) in a processed Doc, in text order."""
     entities = []
     targets: Sequence[tuple[int, int]] = doc._.targets or ()
+    labels_at: dict[tuple[int, int], list[str]] = {}
+    for ent in doc.ents:
+        labels_at.setdefault((ent.start_char, ent.end_char), []).append(ent.label_)
     for span in doc.spans.get(SPAN_GROUP, []):
         if span.label_ == "target":
-            start, end = targets[span._.target]
+            start, end = targets[span.id]  # the target's index (see eligo_targets)
             entity = Entity(
                 start=start,
                 end=end,
                 text=doc.text[start:end],
                 label="target",
-                also=list(span._.also or []),
+                also=labels_at.get((start, end), []),  # type: ignore[arg-type]
                 source="target",
                 section=_section(span),
                 **_assertions(span),  # type: ignore[arg-type]

@@ -51,26 +51,21 @@ class Targets:
         if not targets:
             return doc
         group = list(doc.spans.get(extensions.SPAN_GROUP, []))
-        by_offsets: dict[tuple[int, int], list[str]] = {}
-        for ent in doc.ents:
-            by_offsets.setdefault((ent.start_char, ent.end_char), []).append(ent.label_)
         for index, (start, end) in enumerate(targets):
-            span = doc.char_span(start, end, label="target", alignment_mode="expand")
+            span = doc.char_span(start, end, alignment_mode="expand")
             if span is None:  # pragma: no cover - expand always aligns inside the text
                 continue
-            # Same offsets as another target would share one underscore key; keep the first.
-            span = Span(doc, span.start, span.end, label="target", span_id=index)
-            span._.target = index
-            span._.source = "target"
-            span._.also = by_offsets.get((start, end), [])
-            group.append(span)
+            # spaCy 3.7 keys Span._ values by character offsets only, so a target at a
+            # concept's offsets would share (and overwrite) its codes and source: the target's
+            # index travels in the span id instead, and nothing is written on span._.
+            group.append(Span(doc, span.start, span.end, label="target", span_id=index))
         doc.spans[extensions.SPAN_GROUP] = group
         return doc
 
 
 @Language.factory(
     "eligo_targets",
-    assigns=["doc.spans", "span._.target", "span._.also"],
+    assigns=["doc.spans"],
     requires=["doc._.targets"],
 )
 def make_targets(nlp: Language, name: str) -> Targets:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from typing import IO, TYPE_CHECKING, Any
 
-from eligo.serving import ae_cli
+from eligo.serving import ae_cli, serve_cli
 from eligo.serving.records import (
     Note,
     RecordError,
@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     ner.add_argument("--base-model", metavar="DIR", help="base encoder (default: installed MiniLM)")
     ner.add_argument("--ship", metavar="DIR", help="copy the validated int8 model here")
     ae_cli.add_parser(commands)
+    serve_cli.add_parser(commands)
     return parser
 
 
@@ -291,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_train(args)
         if args.command == "ae":
             return ae_cli.run(args)
+        if args.command == "serve":
+            return serve_cli.run(args)
     except UsageError as err:
         print(f"eligo {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
