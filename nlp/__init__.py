@@ -35,18 +35,21 @@ from eligo.nlp.extract import extract, make_doc, to_entities  # noqa: E402
 from eligo.nlp.types import Code, Entity, Measurement  # noqa: E402
 
 
-def load(*, lexicons: tuple[str, ...] | None = None, model: str | None = "default") -> Language:
+def load(
+    *, lexicons: tuple[str, ...] | None = None, model: str | None = "default", threads: int = 0
+) -> Language:
     """eligo's pipeline, built once per process (see `eligo.nlp.pipeline.load`).
 
     `model=None` gives the lexicon-only pipeline (fastest; no `adverse_event` labels);
     "default" adds the shipped NER model when eligo has one; a folder path, that model.
+    `threads`: ONNX Runtime threads for the model (0: ONNX Runtime's default).
     """
     # Imported here so that `import eligo.nlp` stays cheap (no medspaCy import).
     from eligo.nlp import pipeline
 
     if lexicons is None:
-        return pipeline.load(model=model)
-    return pipeline.load(lexicons=lexicons, model=model)
+        return pipeline.load(model=model, threads=threads)
+    return pipeline.load(lexicons=lexicons, model=model, threads=threads)
 
 
 __all__ = ["Code", "Entity", "Measurement", "extract", "load", "make_doc", "to_entities"]

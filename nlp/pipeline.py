@@ -47,11 +47,13 @@ def build(
     *,
     lexicons: Sequence[str] = tuple(concepts.DEFAULT_LEXICONS),
     model: str | None = DEFAULT_MODEL,
+    threads: int = 0,
 ) -> Language:
     """A fresh pipeline (not cached); most callers want `load()`.
 
     `model`: "default" runs the shipped NER model when eligo has one (lexicon-only
     otherwise), a folder path runs that model, None gives the lexicon-only pipeline.
+    `threads`: ONNX Runtime intra-op threads for the model (0: its default).
     """
     if model == DEFAULT_MODEL and not shipped_model():
         model = None
@@ -66,7 +68,7 @@ def build(
     if model is not None:
         from eligo.nlp import ner  # noqa: F401  (onnxruntime is imported only when used)
 
-        nlp.add_pipe("eligo_ner", after=after, config={"model": model})
+        nlp.add_pipe("eligo_ner", after=after, config={"model": model, "threads": threads})
         after = "eligo_ner"
     nlp.add_pipe("eligo_values", after=after)
     nlp.add_pipe("eligo_targets", after="eligo_values")
@@ -81,10 +83,11 @@ def load(
     *,
     lexicons: tuple[str, ...] = tuple(concepts.DEFAULT_LEXICONS),
     model: str | None = DEFAULT_MODEL,
+    threads: int = 0,
 ) -> Language:
     """eligo's pipeline: sentences, sections, lexicon concepts, the NER model (when shipped
     or given), values, ConText assertions. `model=None`: lexicon-only, fastest.
 
     Cached: every call with the same arguments returns the same Language.
     """
-    return build(lexicons=lexicons, model=model)
+    return build(lexicons=lexicons, model=model, threads=threads)

@@ -217,7 +217,7 @@ class Service:
             import eligo.nlp
             from eligo.nlp.provenance import for_pipeline
 
-            nlp = eligo.nlp.load(model=settings.pipeline_model)
+            nlp = eligo.nlp.load(model=settings.pipeline_model, threads=settings.ort_threads or 0)
             meddra = None
             if settings.meddra_path:
                 from eligo.nlp.meddra import load_release
@@ -238,11 +238,6 @@ class Service:
             meddra=meddra is not None,
             seconds=round(time.perf_counter() - started, 3),
         )
-        if settings.ort_threads and "eligo_ner" in nlp.pipe_names:
-            # eligo.nlp.load() builds the ONNX session with the runtime's default threads.
-            log_event(
-                log, "ort_threads_not_applied", logging.WARNING, ort_threads=settings.ort_threads
-            )
 
     @property
     def ready(self) -> bool:
