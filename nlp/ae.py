@@ -56,8 +56,8 @@ FUZZY_SCALE = 0.85
 #: and conditions named in passing ("pregnancy" 0.74 to Pregnancy loss, "breast cancer" 0.67 to
 #: Breast pain) stay below it.
 SEMANTIC_MIN = 0.8
-#: A fuzzy (word-overlap only) candidate is coded only when the semantic matcher ranks the same
-#: term among its three nearest or gives it at least this cosine.
+#: A fuzzy (word-overlap only) candidate is coded only when the semantic matcher gives the same
+#: term at least this cosine (or the mention contains every word of the term).
 FUZZY_SEMANTIC_MIN = 0.6
 EVENT_LABELS = ("condition", "adverse_event")
 AE_FILES = {
@@ -114,6 +114,24 @@ _TO_VALUE = re.compile(r"^\s*(?:[a-zA-Z/%]+\s*)?to\s+(?P<v>\d[\d,]*(?:\.\d+)?)")
 _OWN_CHILD = re.compile(
     r"^(?:my |our )?(?:son|daughter|child|baby|kid|infant|boy|girl|toddler)$", re.I
 )
+
+
+# A narrator reporting on their own relative: "my mom got C diff", "my dad was admitted".
+_RELATIVE_WORDS = {
+    "male": "dad|daddy|father|husband|brother|son|grandfather|grandpa|granddad|uncle|nephew|"
+    "boyfriend",
+    "female": "mom|mum|mommy|mummy|mother|wife|sister|daughter|grandmother|grandma|nan|nana|"
+    "granny|aunt|niece|girlfriend",
+    "any": "partner|spouse|cousin|sibling|parent|grandparent|relative|child|baby|kid|infant|"
+    "toddler",
+}
+_PRONOUNS = {
+    "male": r"he|him|his|he's",
+    "female": r"she|her|hers|she's",
+    "any": r"he|him|his|"
+    r"he's|she|her|hers|she's|they|them|their",
+}
+_RELATIVE = re.compile(r"^(?:my |our )?(?P<r>" + "|".join(_RELATIVE_WORDS.values()) + r")$", re.I)
 
 
 class AeDataError(ValueError):
@@ -184,13 +202,37 @@ def _stems(text: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in words if w not in _STOP)
 
 
+#: Intensifiers and hedges that may sit inside a lexicon phrase ("ankles are so puffy", "arm is
+#: really sore"); a phrase match tolerates one of them between two of its words.
+INTENSIFIERS = (
+    "so",
+    "really",
+    "very",
+    "super",
+    "pretty",
+    "quite",
+    "extremely",
+    "kind of",
+    "kinda",
+    "sort of",
+    "a bit",
+    "a little",
+    "rather",
+    "incredibly",
+    "totally",
+)
+_INTENSIFIER = r"(?:" + "|".join(w.replace(" ", r"\s+") for w in INTENSIFIERS) + r")"
+_INTENSIFIER_GAP = re.compile(r"\s" + _INTENSIFIER + r"(?=\s)", re.I)
+
+
 def _phrase_regex(phrases: Iterable[str], flags: int) -> re.Pattern[str] | None:
     parts = []
+    gap = r"\s+(?:" + _INTENSIFIER + r"\s+)?"
     for phrase in sorted(phrases, key=len, reverse=True):
         words = [re.escape(w).replace("'", "['’]?") for w in phrase.split()]
         if words[-1].isalpha():
             words[-1] += "(?:e?s)?"  # "stomach pains", "mouth ulcers"
-        parts.append(r"\s+".join(words))
+        parts.append(gap.join(words))
     if not parts:
         return None
     return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", flags)
@@ -278,7 +320,16 @@ def load_data() -> _Data:
     r = data.res
     for name in ("grade", "severity", "seriousness_block", "seriousness_block_after"):
         r[name] = _compile(rules[name])
-    for name in ("hypothetical", "elective", "nonserious", "suspect", "treatment"):
+    for name in (
+        "hypothetical",
+        "elective",
+        "nonserious",
+        "suspect",
+        "treatment",
+        "counselling",
+        "possibility",
+        "hypothetical_before",
+    ):
         r[name] = _compile(rules[name])
     for name in (
         "suspect_suffix",
@@ -290,6 +341,7 @@ def load_data() -> _Data:
     ):
         r[name] = _compile(rules[name])
     r["onset"] = _compile(rules["onset"])
+    r["weight_change"] = {k: _compile(v) for k, v in rules.get("weight_change", {}).items()}
     for group in ("seriousness", "action", "outcome", "relatedness"):
         r[group] = {k: _compile(v) for k, v in rules[group].items()}
     return data
@@ -396,6 +448,10 @@ def _phrase_matches(data: _Data, text: str) -> list[tuple[int, int, str, MatchKi
             # the written form, then without a plural ending ("stomach pains")
             keys = [key] + [key[: -len(end)] for end in ("es", "s") if key.endswith(end)]
             hit = next((table[k] for k in keys if k in table), None)
+            if hit is None:
+                # one intensifier inside the phrase ("ankles are so puffy"), never two
+                bare = [b for b, n in (_INTENSIFIER_GAP.subn("", k) for k in keys) if n == 1]
+                hit = next((table[k] for k in bare if k in table), None)
             if hit is None and fold and any(k in data.terms for k in keys):
                 # a CTCAE term name: the pipeline codes it; matched here only so that a
                 # shorter phrase inside it ("neutropenia" in "febrile neutropenia") loses
@@ -405,6 +461,9 @@ def _phrase_matches(data: _Data, text: str) -> list[tuple[int, int, str, MatchKi
                 hit = next((v for k, v in table.items() if k.replace("'", "") in keys), None)
             if hit is not None:
                 found.append((m.start(), m.end(), hit[0], hit[1]))
+    # weight change with a number ("lost 12 pounds", "gained 3 kg")
+    for term, regex in data.res["weight_change"].items():
+        found += [(m.start(), m.end(), term, "consumer") for m in regex.finditer(text)]
     found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
     chosen: list[tuple[int, int, str, MatchKind]] = []
     for item in found:
@@ -432,12 +491,16 @@ def _flags(span: Span) -> dict[str, bool]:
     }
     if flags["family"] and span.has_extension("modifiers"):
         doc = span.doc
+        modifiers = _family_modifiers(span)
+        # "found unresponsive by family", "by his wife": the relative found or reported it
         triggers = [
             doc[m.modifier_span[0] : m.modifier_span[1]].text
-            for m in span._.modifiers
-            if m.category.upper() == "FAMILY"
+            for m in modifiers
+            if not _by_relative(doc, m.modifier_span[0], doc[m.modifier_span[0]].text)
         ]
-        if triggers and all(_OWN_CHILD.match(t) for t in triggers) and _reporter_child(doc):
+        own_child = all(_OWN_CHILD.match(t) for t in triggers) and _reporter_child(doc)
+        own_relative = all(_reporter_relative(doc, t) for t in triggers)
+        if modifiers and (not triggers or own_child or own_relative):
             flags["family"] = False
     if flags["historical"] and span.has_extension("modifiers"):
         doc = span.doc
@@ -451,6 +514,41 @@ def _flags(span: Span) -> dict[str, bool]:
     return flags
 
 
+def _family_modifiers(span: Span) -> list[Any]:
+    return [m for m in span._.modifiers if m.category.upper() == "FAMILY"]
+
+
+def _by_relative(doc: Doc, start: int, trigger: str) -> bool:
+    """A family cue that names who found or reported the event ("by family", "by his wife")."""
+    if re.match(r"by\b", trigger, re.I):
+        return True
+    before = doc[max(0, start - 2) : start].text.lower().split()
+    return bool(before) and (
+        before[-1] == "by"
+        or (len(before) == 2 and before[0] == "by" and before[1] in ("his", "her", "their", "the"))
+    )
+
+
+def _reporter_relative(doc: Doc, trigger: str) -> bool:
+    """The narrator writes about their own relative, the report's subject: "my mom got C diff".
+
+    The first sentence names "my/our <relative>" (the same word as the cue) and the narrative
+    goes on about them in the third person; a self-report that mentions a relative's illness
+    ("My mother had breast cancer. I started tamoxifen ...") has no such pronoun.
+    """
+    m = _RELATIVE.match(trigger.strip())
+    if m is None:
+        return False
+    word = m["r"].lower()
+    sex = next(k for k, v in _RELATIVE_WORDS.items() if word in v.split("|"))
+    first = next(iter(doc.sents)).text if doc.has_annotation("SENT_START") else doc.text
+    own = re.search(rf"\b(?:my|our)\s+{re.escape(word)}\b", first, re.I)
+    if own is None:
+        return False
+    rest = doc.text[doc.text.find(first) + own.end() :]
+    return bool(re.search(rf"\b(?:{_PRONOUNS[sex]})\b", rest, re.I))
+
+
 def _reporter_child(doc: Doc) -> bool:
     """The narrative is a parent's report about their child ("my son ... his MMR jab")."""
     return bool(
@@ -462,11 +560,20 @@ _BACKGROUND = re.compile(
     r"(?:\b(?:history of|hx of|h/o|pmh|past medical history|known|underlying|"
     r"pre-?existing|baseline|chronic|with (?:a )?(?:history|background) of|"
     r"being treated for|indication)\b[^.;]{0,50}$)"
-    r"|(?:\b(?:was|were|is|been) (?:started|prescribed|given|begun|initiated) for\s+"
-    r"(?:his |her |their |the |a )?(?:[\w-]+ ){0,2}$)"
-    r"|(?:\b(?:on|taking|takes|receiving|received|started|prescribed|given)\s+"
-    r"[\w-]+(?:\s+[\w-]+)?\s+for\s+(?:his |her |their |the |a )?(?:[\w-]+ ){0,2}$)"
     r"|(?:\b\d+[- ](?:year|yr)[- ]old\b[^.;]{0,30}\bwith\s+(?:[\w-]+ ){0,3}$)",
+    re.I,
+)
+# "on apixaban for atrial fibrillation", "starting X for Y", "X was added for Y": the words
+# after "for" name the indication
+_FOR = re.compile(
+    r"\bfor\s+(?:his |her |their |the |a |an |my |our )?(?P<y>(?:[\w-]+ ){0,2})$", re.I
+)
+_INDICATION_BEFORE = re.compile(
+    r"(?:\b(?:was|were|is|are|been|being|be) (?:started|prescribed|given|begun|initiated|added|"
+    r"commenced|put on|used)$)"
+    r"|(?:\b(?:on|taking|takes|take|receiving|received|receives|started|starting|start|began|"
+    r"beginning|commenced|commencing|prescribed|given|using|added|adding)\s+"
+    r"[\w-]+(?:\s+[\w/.%-]+){0,3}$)",
     re.I,
 )
 _EVENT_AFTER = re.compile(
@@ -474,12 +581,38 @@ _EVENT_AFTER = re.compile(
 )
 
 
-def _is_background(text: str, sent_start: int, start: int, end: int) -> bool:
-    """An indication or past condition named in passing ("on metformin for diabetes")."""
+def _is_background(
+    text: str,
+    sent_start: int,
+    start: int,
+    end: int,
+    *,
+    drug_ends: Sequence[int] = (),
+    blockers: Sequence[int] = (),
+) -> bool:
+    """An indication or past condition named in passing ("on metformin for diabetes").
+
+    An indication is only what follows "for": a concept between "for" and the mention ends it
+    ("on apixaban for atrial fibrillation fell at home": the fall is an event).
+    """
     before = text[sent_start:start]
-    if not _BACKGROUND.search(before):
+    if _EVENT_AFTER.search(text[end : end + 40]):
         return False
-    return not _EVENT_AFTER.search(text[end : end + 40])
+    if _BACKGROUND.search(before):
+        return True
+    m = _FOR.search(before)
+    if m is None:
+        return False
+    for_start, words_start = sent_start + m.start(), sent_start + m.start("y")
+    if any(words_start <= b < start for b in blockers):
+        return False
+    head = text[sent_start:for_start].rstrip()
+    # a drug named right before "for" ("the antibiotics for her pneumonia", "metformin 500 mg
+    # for diabetes"), or a verb of starting/taking a few words before it
+    drug_near = any(
+        sent_start <= e <= for_start and len(text[e:for_start].split()) <= 3 for e in drug_ends
+    )
+    return drug_near or bool(_INDICATION_BEFORE.search(head))
 
 
 def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
@@ -553,6 +686,7 @@ def _mentions(
 
     mentions: list[_Mention] = []
     pending: list[_Mention] = []
+    labs: set[int] = set()
     drugs: list[Span] = []
     targets: Sequence[tuple[int, int]] = doc._.targets or ()
     for span in doc.spans.get(SPAN_GROUP, []):
@@ -590,17 +724,47 @@ def _mentions(
             continue
         else:
             continue
-        if label != "measurement":
-            sent_start = _sentence_start(doc, mention.start)
-            mention.background = _is_background(text, sent_start, mention.start, mention.end)
+        if label == "measurement":
+            labs.add(id(mention))  # a lab value is never background
         mentions.append(mention)
     if pending:
-        for mention in _semantic(data, text, pending):
-            sent_start = _sentence_start(doc, mention.start)
-            mention.background = _is_background(text, sent_start, mention.start, mention.end)
-            mentions.append(mention)
+        mentions += _semantic(data, text, pending)
     mentions.sort(key=lambda m: m.start)
+    concepts = [
+        s.start_char for s in doc.spans.get(SPAN_GROUP, []) if s.label_ in (*EVENT_LABELS, "target")
+    ]
+    drug_ends = [s.end_char for s in drugs]
+    for mention in mentions:
+        if id(mention) in labs:
+            continue
+        sent_start = _sentence_start(doc, mention.start)
+        mention.background = _is_background(
+            text,
+            sent_start,
+            mention.start,
+            mention.end,
+            drug_ends=drug_ends,
+            blockers=[*concepts, *(m.start for m in mentions)],
+        )
+    for mention in mentions:
+        if _counselled(data, doc, text, mention):
+            mention.flags["hypothetical"] = True
     return mentions, drugs
+
+
+def _counselled(data: _Data, doc: Doc, text: str, mention: _Mention) -> bool:
+    """A possible effect, not an event: "counselled that hot flashes may occur", "possible side
+    effects include ...", "could cause ..."."""
+    span = doc.char_span(mention.start, mention.start + 1, alignment_mode="expand")
+    if span is None or not doc.has_annotation("SENT_START"):
+        return False
+    sent = span.sent
+    before = text[sent.start_char : mention.start]
+    r = data.res
+    if r["hypothetical_before"].search(before):
+        return True
+    sentence = text[sent.start_char : sent.end_char]
+    return bool(r["counselling"].search(before) and r["possibility"].search(sentence))
 
 
 def _semantic(data: _Data, text: str, pending: list[_Mention]) -> list[_Mention]:
@@ -620,11 +784,15 @@ def _semantic(data: _Data, text: str, pending: list[_Mention]) -> list[_Mention]
         ]
         fuzzy_ok = bool(mention.cands) and mention.cands[0].score >= FUZZY_MIN
         if fuzzy_ok:
-            # word overlap alone is not enough ("neural tube defect" / Neuralgia): the
-            # semantic matcher must rank the term among its nearest, or find it close enough
+            # stem overlap alone is not enough ("neural tube defect" / Neuralgia): the
+            # semantic matcher must agree, giving the same term a cosine of at least
+            # FUZZY_SEMANTIC_MIN (its rank alone is no agreement: Neuralgia is first or third
+            # at 0.50 there, as batch padding shifts the int8 scores); a term whose every word
+            # the mention contains as a whole word ("dry cough" / Cough) needs no second opinion
             top = mention.cands[0].term
-            agrees = any(term == top for term, _, _ in nearest)
-            fuzzy_ok = True or agrees or (top in index and float(row[index[top]]) >= FUZZY_SEMANTIC_MIN)
+            words = set(re.findall(r"[a-z0-9]+", text[mention.start : mention.end].lower()))
+            contained = set(re.findall(r"[a-z0-9]+", top.lower())) - _STOP <= words
+            fuzzy_ok = contained or (top in index and float(row[index[top]]) >= FUZZY_SEMANTIC_MIN)
         if not fuzzy_ok and (not nearest or nearest[0][2] < SEMANTIC_MIN):
             continue
         merged = sorted([*mention.cands, *semantic], key=lambda c: -c.score)
@@ -854,14 +1022,21 @@ def _action(
         if name in hits:
             return cast(Action, name), hits[name]
     suspects = [d for d in drugs if d.role == "suspect"]
-    if suspects and all("vaccin" in d.text.lower() or _is_vaccine(text, d) for d in suspects):
+    if suspects and all(_vaccine_text(d.text) or _is_vaccine(text, d) for d in suspects):
         return "not_applicable", None
     if not suspects and _VACCINE.search(text):
         return "not_applicable", None  # a vaccine given once, not a drug that can be stopped
     return None, None
 
 
+_VACCINE_NAME = re.compile(
+    r"\b(?:shots?|vaccines?|vaccinations?|jabs?|boosters?|immuni[sz]ations?)\b", re.I
+)
 _VACCINE = re.compile(r"\b(?:vaccin(?:e|es|ation|ated)|jab|immuni[sz]ation|booster)\b", re.I)
+
+
+def _vaccine_text(name: str) -> bool:
+    return "vaccin" in name.lower() or bool(_VACCINE_NAME.search(name))
 
 
 def _is_vaccine(text: str, drug: AeDrug) -> bool:
@@ -985,11 +1160,15 @@ def code_report(
     # names of units and clinics ("burn unit", "pain clinic") are not events
     non_events = [(m.start(), m.end()) for m in data.res["non_events"].finditer(text)]
     phrases = [p for p in phrases if not any(p[0] < e and s < p[1] for s, e in non_events)]
-    masked = [(s, e) for s, e, _, _ in phrases] + non_events
+    # vaccine names ("flu shot", "shingles vaccine") stay readable: the vaccine is a drug, and
+    # only an event inside the name is dropped
+    vaccines = [(s, e) for s, e in non_events if _VACCINE_NAME.search(text[s:e])]
+    masked = [(s, e) for s, e, _, _ in phrases] + [n for n in non_events if n not in vaccines]
     doc = nlp.make_doc(_mask(text, masked))
     doc._.targets = [(s, e) for s, e, _, _ in phrases]
     doc = nlp(doc)
     mentions, drug_spans = _mentions(data, doc, text, phrases, semantic=semantic)
+    mentions = [m for m in mentions if not any(m.start < e and s < m.end for s, e in vaccines)]
     severities = _attach_grades(data, text, mentions)
     events = []
     for mention in mentions:
@@ -999,6 +1178,7 @@ def code_report(
             or flags["hypothetical"]
             or flags["family"]
             or flags["historical"]
+            or flags["uncertain"]  # "possible pneumonitis": reported, not coded
             or mention.background
         )
         top = mention.cands[0]

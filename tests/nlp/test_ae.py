@@ -537,6 +537,115 @@ def test_prevented_outcome_is_not_disability(code) -> None:  # type: ignore[no-u
 
 
 # ---------------------------------------------------------------------------------------------
+# rules from the blind check (each narrative written for its rule)
+
+
+def test_fuzzy_overlap_needs_semantic_agreement(code) -> None:  # type: ignore[no-untyped-def]
+    # "neural" shares a stem with Neuralgia, but the meaning does not
+    report = code("Her newborn was found to have a neural tube defect on the anomaly scan.")
+    assert "Neuralgia" not in terms(report)
+    # word overlap the semantic matcher agrees with is still coded
+    assert "Cough" in terms(code("Since the second infusion he has had a dry cough."))
+
+
+def test_intensifier_inside_a_lexicon_phrase(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("By the afternoon my ankles are so puffy I can't get my shoes on.")
+    assert terms(report) == {"Edema limbs"}
+    (event,) = report.events
+    assert event.text == "ankles are so puffy"
+    assert "Edema limbs" in terms(code("Two days after the jab my ankles are kind of puffy."))
+    # one intensifier, not a run of them
+    assert terms(code("My ankles are so very puffy these days.")) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "span"),
+    [
+        ("Since the new tablets she has lost 12 pounds.", "Weight loss", "lost 12 pounds"),
+        ("He gained 3 kg in the first month of olanzapine.", "Weight gain", "gained 3 kg"),
+    ],
+)
+def test_weight_change_with_a_number(  # type: ignore[no-untyped-def]
+    code, text: str, term: str, span: str
+) -> None:
+    assert {e.text: e.ctcae_term for e in code(text).events if e.coded} == {span: term}
+
+
+def test_narrator_reporting_on_their_relative(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "My husband got shingles a month after starting tofacitinib and he was admitted "
+        "with severe pain."
+    )
+    assert "Shingles" in terms(report)
+    assert report.seriousness and report.seriousness[0].criterion == "hospitalization"
+    # a self-report that names a relative's illness is still family history
+    report = code("My father had a stroke at 60. Since starting the pill I get headaches.")
+    assert terms(report) == {"Headache"}
+
+
+def test_found_by_family_is_not_family_history(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("The patient was found confused by his wife the morning after the dose.")
+    assert terms(report) == {"Confusion"}
+    assert not coded(report)["confused"].family
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Started sertraline; counselled that nausea and insomnia may occur in the first weeks.",
+        "Warned him that a rash could develop in the first month.",
+        "Possible side effects include headache and dizziness.",
+        "We talked about how the higher dose could cause tremor.",
+    ],
+)
+def test_counselling_and_possibility_are_not_events(  # type: ignore[no-untyped-def]
+    code, text: str
+) -> None:
+    report = code(text)
+    assert terms(report) == set()
+    assert report.events and all(e.hypothetical or e.uncertain for e in report.events)
+
+
+def test_uncertain_mentions_are_not_coded(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Counselled on possible photosensitivity with the new antibiotic.")
+    assert terms(report) == set()
+    (event,) = report.events
+    assert event.uncertain and not event.coded
+
+
+def test_indication_is_only_the_words_after_for(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("A man on rivaroxaban for atrial fibrillation had a fall on the stairs.")
+    assert terms(report) == {"Fall"}
+    report = code("Allopurinol 100 mg was added for gout. Two weeks later she had a rash.")
+    assert terms(report) == {"Rash maculo-papular"}
+    report = code("Vomiting 3 days after starting doxycycline for sinus infection.")
+    assert terms(report) == {"Vomiting"}
+
+
+def test_vaccine_names_are_not_events(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Had the shingles vaccine and a flu shot on Friday; fever and chills since.")
+    assert terms(report) == {"Fever", "Chills"}
+    assert terms(code("Got my COVID booster and the HPV vaccine, then a headache.")) == {"Headache"}
+    assert "Shingles" in terms(code("He developed shingles two weeks after chemotherapy."))
+
+
+@pytest.mark.parametrize(
+    ("text", "criterion"),
+    [
+        ("Passed out and they kept me in the hospital for 2 nights.", "hospitalization"),
+        ("She stayed in the hospital for three days with the colitis.", "hospitalization"),
+        ("Severe vomiting after the infusion; he was kept overnight.", "hospitalization"),
+        ("The neuropathy is permanent and disabling.", "disability"),
+        ("Her tremor now keeps her from working.", "disability"),
+        ("Since the stroke he is unable to work.", "disability"),
+        ("Ototoxicity left permanent damage to his hearing.", "disability"),
+    ],
+)
+def test_seriousness_wording(code, text: str, criterion: str) -> None:  # type: ignore[no-untyped-def]
+    assert criterion in [s.criterion for s in code(text).seriousness]
+
+
+# ---------------------------------------------------------------------------------------------
 # semantic matcher (MiniLM, ONNX Runtime)
 
 
