@@ -34,9 +34,10 @@ first.
    `adverse_event` when the model says so over a lexicon condition, else the lexicon's.
 2. Different, overlapping extents: every coded lexicon span whose label agrees with the
    model span is kept (source "both", label as in 1) and the model span is dropped.
-3. Any other overlap is resolved by length: the longer span wins (tokens, then characters);
-   a tie goes to the lexicon span, then to the earlier one. A winning model span drops
-   the lexicon spans it overlaps.
+3. A model span that overlaps lexicon concepts but agrees with none of them is dropped:
+   the lexicons' label precision is far higher than the model's (a model "drug" over the
+   lab "ANC" in "ANC 800" must not displace it). Overlapping model spans among themselves
+   keep the longer, then the earlier.
 4. Model-only spans are looked up in the lexicon tables by their match key (the same
    lookup `eligo_concepts` does); an exact term whose label agrees gives its codes. Source
    "model".
@@ -435,6 +436,8 @@ def merge(doc: Doc, found: Iterable[Span], *, lookup: Lookup | None = None) -> l
             for s in agreeing:
                 both.setdefault((s.start, s.end), _both(s, span.label_))
             continue
+        if overlapping:  # 3. a disagreeing model span never displaces a lexicon concept
+            continue
         codes: list[Code] = []
         if not overlapping and lookup is not None:  # 4. model-only: code it if the term is known
             known = lookup(span)
@@ -442,7 +445,8 @@ def merge(doc: Doc, found: Iterable[Span], *, lookup: Lookup | None = None) -> l
                 codes = known[1]
         rest.append(_make(doc, span.start, span.end, span.label_, codes, "model"))
     rest.extend(s for s in lexicon if (s.start, s.end) not in both)
-    # 3. and 5.: "both" spans first, then longest; a tie goes to the lexicon, then the earlier.
+    # "both" spans first, then the rest (lexicon and model-only spans no longer overlap each
+    # other; the ordering keeps the result deterministic), longest first.
     ordered = [
         *sorted(both.values(), key=lambda s: s.start),
         *sorted(rest, key=lambda s: (*_by_length(s)[:2], s._.source != "lexicon", s.start)),

