@@ -58,16 +58,19 @@ from importlib import resources
 from importlib.abc import Traversable
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnxruntime as ort
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
-from tokenizers import Tokenizer
 
 from eligo.nlp import extensions
+
+if TYPE_CHECKING:  # onnxruntime and tokenizers load only with a model (spaCy imports
+    # every registered factory's module at start-up, lexicon-only pipelines included)
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
 from eligo.nlp.resources import PACKAGE, ResourceNotFoundError, resource
 from eligo.nlp.text import is_skipped
 from eligo.nlp.types import Code
@@ -114,8 +117,8 @@ class NerModel:
 
     def __init__(
         self,
-        session: ort.InferenceSession,
-        tokenizer: Tokenizer,
+        session: "ort.InferenceSession",
+        tokenizer: "Tokenizer",
         labels: Sequence[str],
         *,
         max_length: int,
@@ -154,7 +157,7 @@ class NerModel:
         return [best[row, 1 : len(seq) + 1] for row, seq in enumerate(pieces)]
 
 
-def _special_id(tokenizer: Tokenizer, token: str) -> int:
+def _special_id(tokenizer: "Tokenizer", token: str) -> int:
     ident = tokenizer.token_to_id(token)
     if ident is None:
         raise ModelError(f"{TOKENIZER_FILE} has no {token} token; expected a BERT WordPiece vocab")
@@ -204,7 +207,7 @@ def check_labels(data: Any, *, source: str = LABELS_FILE) -> tuple[list[str], in
     return labels, max_length
 
 
-def check_session(session: ort.InferenceSession, labels: Sequence[str], *, source: str) -> None:
+def check_session(session: "ort.InferenceSession", labels: Sequence[str], *, source: str) -> None:
     """Refuse a model whose inputs, output or output width do not match the contract."""
     inputs = {i.name: i for i in session.get_inputs()}
     expected = f"{', '.join(REQUIRED_INPUTS)} (and optionally {', '.join(OPTIONAL_INPUTS)})"
@@ -245,6 +248,8 @@ def load_model(
         _parse_json(_file(directory, LABELS_FILE)), source=f"{directory}/{LABELS_FILE}"
     )
     try:
+        from tokenizers import Tokenizer
+
         tokenizer = Tokenizer.from_str(_file(directory, TOKENIZER_FILE).read_text("utf-8"))
     except Exception as err:  # tokenizers raises a bare Exception on malformed JSON
         raise ModelError(f"{directory}/{TOKENIZER_FILE} is not a tokenizer file: {err}") from err
@@ -256,6 +261,8 @@ def load_model(
     if not onnx.is_file():
         raise ModelNotFoundError(f"no ONNX model at {onnx}")
     raw = onnx.read_bytes()
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads > 0:
