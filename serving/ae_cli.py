@@ -11,7 +11,6 @@ became error records; 2 the command could not run. Logs hold counts and timings 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -20,16 +19,17 @@ from contextlib import ExitStack
 from typing import IO, Any
 
 from eligo.serving.records import (
+    EXIT_OK,
+    EXIT_USAGE,
     RecordError,
     UsageError,
     add_io_arguments,
     open_output,
     read_inputs,
+    write_results,
 )
 
 log = logging.getLogger("eligo")
-
-EXIT_OK, EXIT_RECORD_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def add_parser(subparsers: Any) -> None:
@@ -99,25 +99,10 @@ def _code(args: argparse.Namespace) -> int:
                     continue
                 yield to_e2b(report) if args.format == "e2b" else report_json(report)
 
-        if args.format == "table":
-            ok, failed = _print_table(results(), out)
-        else:
-            ok = failed = 0
-            for result in results():
-                if "error" in result:
-                    failed += 1
-                else:
-                    ok += 1
-                out.write(json.dumps(result, ensure_ascii=False) + "\n")
-    log.info(
-        "ae code: %d reports coded, %d errors, %.2f s", ok, failed, time.perf_counter() - started
-    )
-    if failed:
-        print(
-            f"eligo: {failed} of {ok + failed} records failed (see their error records)",
-            file=sys.stderr,
-        )
-    return EXIT_RECORD_ERRORS if failed else EXIT_OK
+        table = _print_table if args.format == "table" else None
+        code = write_results(results(), out, table=table)
+    log.info("ae code: exit %d, %.2f s", code, time.perf_counter() - started)
+    return code
 
 
 def _print_table(results: Iterable[dict[str, Any]], out: IO[str]) -> tuple[int, int]:

@@ -7,7 +7,6 @@ on); 2 the command itself could not run (bad arguments, unwritable output).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -17,20 +16,21 @@ from typing import IO, TYPE_CHECKING, Any
 
 from eligo.serving import ae_cli, serve_cli
 from eligo.serving.records import (
+    EXIT_OK,
+    EXIT_USAGE,
     Note,
     RecordError,
     UsageError,
     add_io_arguments,
     open_output,
     read_inputs,
+    write_results,
 )
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
 log = logging.getLogger("eligo")
-
-EXIT_OK, EXIT_RECORD_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 TRAIN_HELP = (
@@ -212,28 +212,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         records = read_inputs(args.files, args.input, max_chars=args.max_chars, stack=stack)
         out = open_output(args.output, stack)
         results = _extract(records, args.batch_size, model=not args.no_model)
-        if args.format == "table":
-            ok, failed = _print_table(results, out)
-        else:
-            ok = failed = 0
-            for result in results:
-                if "error" in result:
-                    failed += 1
-                else:
-                    ok += 1
-                out.write(json.dumps(result, ensure_ascii=False) + "\n")
-    log.info(
-        "extract: %d records processed, %d errors, %.2f s",
-        ok,
-        failed,
-        time.perf_counter() - started,
-    )
-    if failed:
-        print(
-            f"eligo: {failed} of {ok + failed} records failed (see their error records)",
-            file=sys.stderr,
-        )
-    return EXIT_RECORD_ERRORS if failed else EXIT_OK
+        table = _print_table if args.format == "table" else None
+        code = write_results(results, out, table=table)
+    log.info("extract: exit %d, %.2f s", code, time.perf_counter() - started)
+    return code
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,3 +209,32 @@ def add_io_arguments(parser: Any, *, noun: str, fields: str) -> None:
     parser.add_argument(
         "--max-chars", type=int, default=MAX_CHARS, help=f"largest {noun} accepted (characters)"
     )
+
+
+EXIT_OK, EXIT_RECORD_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def write_results(
+    results: Iterable[dict[str, Any]],
+    out: IO[str],
+    *,
+    table: Callable[[Iterable[dict[str, Any]], IO[str]], tuple[int, int]] | None = None,
+) -> int:
+    """Write one JSON line per result (or a table), report failures on stderr in one line,
+    and return the exit code: 0 all processed, 1 some records became error records."""
+    if table is not None:
+        ok, failed = table(results, out)
+    else:
+        ok = failed = 0
+        for result in results:
+            if "error" in result:
+                failed += 1
+            else:
+                ok += 1
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    if failed:
+        print(
+            f"eligo: {failed} of {ok + failed} records failed (see their error records)",
+            file=sys.stderr,
+        )
+    return EXIT_RECORD_ERRORS if failed else EXIT_OK
