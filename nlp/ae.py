@@ -64,6 +64,7 @@ AE_FILES = {
     "ae_terms": ("ae", "consumer_terms.tsv"),
     "ae_labs": ("ae", "lab_rules.tsv"),
     "ae_rules": ("ae", "rules.json"),
+    "ae_components": ("ae", "diagnosis_components.tsv"),
     "ctcae_soc": ("lexicons", "ctcae_soc.tsv"),
 }
 # Triggers that mark a condition historical only because it has since gone away: in an AE
@@ -190,6 +191,8 @@ class _Data:
     term_stems: dict[str, frozenset[str]]
     rules: dict[str, Any]
     res: dict[str, Any] = field(default_factory=dict)  # compiled regexes
+    # diagnosis term -> CTCAE terms of its own signs and symptoms (diagnosis_components.tsv)
+    components: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def _stem(word: str) -> str:
@@ -295,6 +298,15 @@ def load_data() -> _Data:
         term_stems[key] = _stems(key)
         for stem in term_stems[key]:
             stems.setdefault(stem, set()).add(key)
+    components: dict[str, frozenset[str]] = {}
+    for lineno, row in enumerate(read_tsv("ae", "diagnosis_components.tsv"), 2):
+        parts = row[1].split("|") if len(row) == 2 else []
+        if not parts or any(t.lower() not in terms for t in [row[0], *parts]):
+            raise AeDataError(
+                f"corpora/ae/diagnosis_components.tsv line {lineno}: expected a CTCAE v5 "
+                f"diagnosis term and |-separated CTCAE v5 component terms, got {row!r}"
+            )
+        components[terms[row[0].lower()].term] = frozenset(terms[t.lower()].term for t in parts)
     rules = read_json("ae", "rules.json")
     # British spellings of every CTCAE term and phrase ("hyperkalaemia", "oedema", "diarrhoea")
     variants = [(us, uk) for us, uk in rules["spelling_variants"] if us != uk]
@@ -316,6 +328,7 @@ def load_data() -> _Data:
         stems=stems,
         term_stems=term_stems,
         rules=rules,
+        components=components,
     )
     r = data.res
     for name in ("grade", "severity", "seriousness_block", "seriousness_block_after"):
@@ -338,10 +351,12 @@ def load_data() -> _Data:
         "drug_context",
         "non_events",
         "restart",
+        "hospital_setting",
     ):
         r[name] = _compile(rules[name])
     r["onset"] = _compile(rules["onset"])
     r["weight_change"] = {k: _compile(v) for k, v in rules.get("weight_change", {}).items()}
+    r["life_threatening_if_survived"] = _compile(rules["life_threatening_if_survived"])
     for group in ("seriousness", "action", "outcome", "relatedness"):
         r[group] = {k: _compile(v) for k, v in rules[group].items()}
     return data
@@ -869,11 +884,22 @@ def _blocked(data: _Data, text: str, start: int, end: int) -> bool:
 
 def _seriousness(data: _Data, text: str) -> list[Seriousness]:
     found: dict[str, Seriousness] = {}
-    for criterion, regex in data.res["seriousness"].items():
-        for m in regex.finditer(text):
+    # "Inpatient on haloperidol", "while hospitalised": the setting, not a hospitalisation
+    # caused by the event (only a prolonged stay is)
+    setting = [(m.start(), m.end()) for m in data.res["hospital_setting"].finditer(text)]
+    regexes = dict(data.res["seriousness"])
+    for criterion, regex in regexes.items():
+        matches = list(regex.finditer(text))
+        if criterion == "life_threatening" and "death" not in found:
+            # resuscitation, intubation, defibrillation: life-threatening when the patient
+            # survived; resuscitation of a patient who died is the death
+            matches += list(data.res["life_threatening_if_survived"].finditer(text))
+        for m in matches:
             if _blocked(data, text, m.start(), m.end()):
                 continue
             if criterion == "hospitalization":
+                if any(s <= m.start() < e for s, e in setting):
+                    continue
                 sentence = _sentence_around(text, m.start(), m.end())
                 if data.res["elective"].search(sentence):
                     continue
@@ -1006,7 +1032,15 @@ def _action(
     hits = later or hits
     # "infusion stopped ... to be restarted": a stop followed by a restart is an interruption
     if "withdrawn" in hits:
-        restart = r["restart"].search(text, hits["withdrawn"].end)
+        restart = next(
+            (
+                m
+                for m in r["restart"].finditer(text, hits["withdrawn"].end)
+                # "will not be rechallenged", "never to be restarted": still withdrawn
+                if not re.search(r"\b(?:not|never|no)\b(?:\s+\w+){0,2}\s*$", text[: m.start()])
+            ),
+            None,
+        )
         if restart is not None:
             del hits["withdrawn"]
             hits.setdefault(
@@ -1087,6 +1121,16 @@ def _outcome(data: _Data, text: str) -> tuple[Outcome, Evidence | None]:
     )
 
 
+def _drop_components(data: _Data, events: list[AeEvent]) -> list[AeEvent]:
+    """Drop coded events that are signs or symptoms of a diagnosis coded in the same report
+    ("anaphylaxis with hives and a BP of 60/30": Anaphylaxis only)."""
+    diagnoses = {e.ctcae_term for e in events if e.coded and e.ctcae_term}
+    parts: set[str] = set()
+    for term in diagnoses:
+        parts |= data.components.get(term, frozenset()) - {term}
+    return [e for e in events if not (e.coded and e.ctcae_term in parts)]
+
+
 def _first(regex: re.Pattern[str], text: str) -> Evidence | None:
     m = regex.search(text)
     if m is None:
@@ -1134,6 +1178,7 @@ def code_report(
     nlp: Language | None = None,
     semantic: bool = True,
     id: str | None = None,
+    diagnosis_components: bool = False,
 ) -> AeReport:
     """Code one adverse-event narrative: events (CTCAE/MedDRA), seriousness, drugs, outcome.
 
@@ -1143,6 +1188,9 @@ def code_report(
         nlp: an eligo pipeline (default `eligo.nlp.load()`).
         semantic: also rank CTCAE terms by MiniLM similarity for mentions no lexicon codes
             (`eligo.nlp.ae_semantic`; the model loads on first use, about 1 s).
+        diagnosis_components: MedDRA coding practice: when a diagnosis is coded, its own
+            signs and symptoms (`corpora/ae/diagnosis_components.tsv`) are not separate
+            events and are dropped (off by default: eligo's gold sets code them, see SOURCE.md).
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
@@ -1206,6 +1254,8 @@ def code_report(
             event.meddra = release.code(event.text, ctcae_term=entry.term, ctcae_code=entry.code)
         events.append(event)
     coded_mentions = [m for m, e in zip(mentions, events, strict=True) if e.coded]
+    if diagnosis_components:
+        events = _drop_components(data, events)
     seriousness = _seriousness(data, text)
     drugs, drug_mentions = _drug_roles(data, text, doc, drug_spans, coded_mentions)
     action, action_ev = _action(data, text, drugs, drug_mentions, coded_mentions)

@@ -687,3 +687,117 @@ def test_published_json_schema_is_current() -> None:
 
     # rebuild: python -c "import json; from eligo.nlp.ae_types import json_schema; ..." (SOURCE.md)
     assert read_json("ae", "ae_report.schema.json") == json.loads(json.dumps(json_schema()))
+
+
+# ---------------------------------------------------------------------------------------------
+# rules after the second blind check (benchmarks/data/ae_blind2.jsonl)
+
+
+def test_diagnosis_components_name_ctcae_terms() -> None:
+    known = {row[1] for row in read_tsv("lexicons", "ctcae_soc.tsv")}
+    rows = list(read_tsv("ae", "diagnosis_components.tsv"))
+    assert len(rows) >= 25
+    for diagnosis, parts in rows:
+        assert diagnosis in known, diagnosis
+        for part in parts.split("|"):
+            assert part in known and part != diagnosis, (diagnosis, part)
+
+
+def test_signs_of_a_stated_diagnosis_are_not_separate_events(nlp: Language) -> None:
+    text = (
+        "Twenty minutes after the first dose of IV ceftriaxone he developed anaphylaxis with "
+        "widespread hives and a blood pressure of 72/40. Separately, he has had a headache."
+    )
+    lumped = code_report(text, nlp=nlp, diagnosis_components=True)
+    assert terms(lumped) == {"Anaphylaxis", "Headache"}  # Headache is no part of anaphylaxis
+    split = code_report(text, nlp=nlp)  # default: every sign coded, as the gold sets do
+    assert {"Anaphylaxis", "Urticaria", "Hypotension"} <= terms(split)
+    # without the diagnosis the signs stay events
+    alone = "After the ceftriaxone he came out in widespread hives. Blood pressure 72/40."
+    assert {"Urticaria", "Hypotension"} <= terms(
+        code_report(alone, nlp=nlp, diagnosis_components=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("The itching started on the new cream and it is still going on.", "not_recovered"),
+        ("Rash better on day 3, but the itching persists at the time of writing.", "not_recovered"),
+        ("Headaches started with the pill. They are improving but not gone yet.", "recovering"),
+        (
+            "Cough began on lisinopril. Switched to another agent and it has almost gone.",
+            "recovering",
+        ),
+        ("Hives after the antibiotic. Within a week the skin had cleared.", "recovered"),
+        ("Dizzy for a week after the dose went up; now back to normal.", "recovered"),
+        ("Nausea on the new tablets and my nails have gone dark.", "unknown"),
+        ("The rash improved at first, but a week later it is still there.", "not_recovered"),
+    ],
+)
+def test_outcome_wording(code, text: str, outcome: str) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).outcome == outcome
+
+
+@pytest.mark.parametrize(
+    ("text", "criteria"),
+    [
+        (
+            "Admitted for a hip replacement; on day 2 of the admission heparin caused a drop in "
+            "platelets to 60,000 and her stay was extended by 4 days.",
+            {"hospitalization"},
+        ),
+        ("Inpatient on lithium developed a coarse tremor. Dose reduced.", set()),
+        (
+            "Given amiodarone on the ward, he had ventricular fibrillation requiring "
+            "defibrillation and recovered.",
+            {"life_threatening"},
+        ),
+        (
+            "Found collapsed after the overdose of methadone; resuscitation was unsuccessful and "
+            "he died at the scene.",
+            {"death"},
+        ),
+        (
+            "After the clozapine she had a seizure and discharge was delayed by 3 days.",
+            {"hospitalization"},
+        ),
+    ],
+)
+def test_prolonged_stay_and_life_threatening(  # type: ignore[no-untyped-def]
+    code, text: str, criteria: set[str]
+) -> None:
+    assert {s.criterion for s in code(text).seriousness} == criteria
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("Since starting sertraline I get headaches most days. I'm still taking it.", "unchanged"),
+        ("Neutropenic fever after docetaxel; next cycle at 75% dose.", "dose_reduced"),
+        ("Insomnia on prednisolone, so the doctor lowered her dose to 10 mg.", "dose_reduced"),
+        ("Numb fingers from the oxaliplatin, so the doctor dropped the oxaliplatin.", "withdrawn"),
+        ("Hives after the amoxicillin; the drug is not to be given again.", "withdrawn"),
+        (
+            "Hives during the iron infusion; the infusion was stopped and she will not be "
+            "rechallenged.",
+            "withdrawn",
+        ),
+    ],
+)
+def test_action_wording(code, text: str, action: str) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).action_taken == action
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "grade"),
+    [
+        ("Day 12 after docetaxel: ANC 0.4 x10^9/L.", "Neutrophil count decreased", 4),
+        ("On clozapine; neutrophils 0.9 x 10^9/L.", "Neutrophil count decreased", 3),
+        ("Week 3 of methotrexate: WBC 2.5 10*9/L.", "White blood cell decreased", 2),
+        ("Heparin day 6: platelets 40 G/L.", "Platelet count decreased", 3),
+    ],
+)
+def test_si_cell_count_units(code, text: str, term: str, grade: int) -> None:  # type: ignore[no-untyped-def]
+    (event,) = [e for e in code(text).events if e.coded]
+    assert (event.ctcae_term, event.grade, event.grade_source) == (term, grade, "lab")
