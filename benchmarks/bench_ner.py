@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from eligo.nlp.ner_export import export_token_classifier
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import ACI, SHARED, aci_notes
 
@@ -96,41 +98,10 @@ def export_stand_in(model: Any, out: Path, labels: Sequence[str]) -> tuple[Path,
     shutil.copy(base_model_dir() / "tokenizer.json", out / "tokenizer.json")
     (out / "labels.json").write_text(json.dumps({"labels": list(labels), "max_length": 128}))
     fp32 = out / "model.onnx"
-    export_fp32(model, fp32)
+    export_token_classifier(model, fp32)
     int8 = out / "model.int8.onnx"
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
     return fp32, int8
-
-
-def export_fp32(model: Any, path: Path) -> None:
-    import torch
-
-    class Logits(torch.nn.Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, ids: Any, mask: Any, types: Any) -> Any:
-            return self.inner(input_ids=ids, attention_mask=mask, token_type_ids=types).logits
-
-    ids = torch.ones((2, 16), dtype=torch.long)
-    axes = {0: "batch", 1: "seq"}
-    # The exporter restores the wrapper's training flag on every submodule afterwards: a
-    # wrapper left in training mode would switch the model's dropout on for later runs.
-    wrapper = Logits(model).eval()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            wrapper,
-            (ids, torch.ones_like(ids), torch.zeros_like(ids)),
-            str(path),
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["logits"],
-            dynamic_axes={n: axes for n in ("input_ids", "attention_mask", "token_type_ids")}
-            | {"logits": axes},
-            opset_version=17,
-            dynamo=False,
-        )
 
 
 def sequences(ner: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
@@ -237,7 +208,7 @@ def main() -> None:
         if not fp32_path.is_file():
             fp32_path = tmp / "model.onnx"
             print(f"no fp32 ONNX given: exporting one from the torch model to {fp32_path}")
-            export_fp32(model, fp32_path)
+            export_token_classifier(model, fp32_path)
     int8 = ner_module.load_model(model_dir, threads=args.threads)
     fp32 = ner_module.load_model(model_dir, onnx_path=fp32_path, threads=args.threads)
     max_length = int8.max_length if int8.max_length < 512 else 128

@@ -8,7 +8,6 @@ first (curated before CTCAE before drugs before ICD-10-CM before HPO).
 """
 
 import gc
-import gzip
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from eligo.nlp import extensions
-from eligo.nlp.resources import read_tsv
+from eligo.nlp.resources import read_tsv, tsv_rows
 from eligo.nlp.text import exact_key, is_skipped, norm, term_key
 from eligo.nlp.types import Code
 
@@ -200,15 +199,10 @@ def _read_user_tsv(path: Path) -> Iterable[list[str]]:
         raw = path.read_bytes()
     except OSError as err:
         raise LexiconError(f"cannot read lexicon {path}: {err.strerror}") from err
-    if path.name.endswith(".gz"):
-        raw = gzip.decompress(raw)
     try:
-        lines = raw.decode("utf-8").split("\n")
+        return tsv_rows(raw, gz=path.name.endswith(".gz"))
     except UnicodeDecodeError as err:
         raise LexiconError(f"lexicon {path} is not UTF-8 text") from err
-    return [
-        line.rstrip("\r").split("\t") for line in lines[1:] if line and not line.startswith("#")
-    ]
 
 
 def _resolve(

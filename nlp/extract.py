@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -88,6 +88,16 @@ def extract(text: str, *, targets: object = None, nlp: Language | None = None) -
     return to_entities(nlp(make_doc(nlp, text, targets)))
 
 
-def extract_docs(nlp: Language, docs: Iterable[Doc], *, batch_size: int = 32) -> Iterator[Doc]:
-    """Run the pipeline over prepared Docs (see `make_doc`), in order."""
-    yield from nlp.pipe(docs, batch_size=batch_size)
+def pipe_isolating(nlp: Language, docs: Sequence[Doc]) -> list[Doc | Exception]:
+    """Run the pipeline over prepared Docs (see `make_doc`), in order, batched; if the
+    batch fails, run them one by one so only the failing Doc becomes its exception."""
+    try:
+        return list(nlp.pipe(docs))
+    except Exception:  # one bad document must not sink the batch
+        results: list[Doc | Exception] = []
+        for doc in docs:
+            try:
+                results.append(nlp(doc))
+            except Exception as err:  # returned to the caller as that document's result
+                results.append(err)
+        return results

@@ -178,6 +178,56 @@ def _speed(fn: LogitsFn, encoded: Sequence[Any], batch_size: int = 16) -> float:
     return len(encoded) / (time.perf_counter() - started)
 
 
+def export_token_classifier(
+    model: Any, path: Path, *, opset: int = 17, sample: Sequence[Any] | None = None
+) -> None:
+    """`torch.onnx.export` (TorchScript exporter) of a transformers token classifier: int64
+    inputs input_ids/attention_mask/token_type_ids and output `logits`, with dynamic batch and
+    sequence axes. The one export path for training, benchmarks and tests."""
+    import warnings
+
+    import torch
+
+    class Logits(torch.nn.Module):
+        """Plain-tensor wrapper: ONNX output `logits` only."""
+
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor,
+        ) -> torch.Tensor:
+            out = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.logits
+
+    if sample is None:
+        ids = torch.ones((2, 16), dtype=torch.long)
+        sample = [ids, torch.ones_like(ids), torch.zeros_like(ids)]
+    axes = {0: "batch", 1: "sequence"}
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    # The exporter restores the wrapper's training flag on every submodule afterwards: a
+    # wrapper left in training mode would switch the model's dropout on for later runs.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation and trace notes
+        torch.onnx.export(
+            Logits(model).eval(),
+            tuple(sample),
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes={name: axes for name in [*names, "logits"]},
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+
 def export_onnx(
     hf_dir: Path,
     out_dir: Path,
@@ -213,43 +263,10 @@ def export_onnx(
     tokenizer = load_tokenizer(hf_dir)
     batch = sample_batch(tokenizer, sample_texts)
 
-    class Logits(torch.nn.Module):
-        """Plain-tensor wrapper: ONNX output `logits` only."""
-
-        def __init__(self, inner: torch.nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(
-            self,
-            input_ids: torch.Tensor,
-            attention_mask: torch.Tensor,
-            token_type_ids: torch.Tensor,
-        ) -> torch.Tensor:
-            out = self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            )
-            return out.logits
-
     fp32_path = out_dir / "model.onnx"
-    axes = {0: "batch", 1: "sequence"}
-    with torch.no_grad():
-        torch.onnx.export(
-            Logits(model).eval(),
-            tuple(torch.from_numpy(a) for a in batch),
-            str(fp32_path),
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["logits"],
-            dynamic_axes={
-                "input_ids": axes,
-                "attention_mask": axes,
-                "token_type_ids": axes,
-                "logits": axes,
-            },
-            opset_version=opset,
-            do_constant_folding=True,
-            dynamo=False,
-        )
+    export_token_classifier(
+        model, fp32_path, opset=opset, sample=[torch.from_numpy(a) for a in batch]
+    )
     model.eval()  # export restores the wrapper's mode; the reference must not use dropout
     onnx.checker.check_model(str(fp32_path))
     torch_fn = torch_logits_fn(model, torch.device("cpu"))
@@ -395,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """`python -m eligo.nlp.ner_export --run DIR [--data ...] [--ship corpora/models/ner]`."""
     import argparse
 
-    from eligo.nlp.ner_train import DEV_CAP, load_data, log
+    from eligo.nlp.ner_train import DEV_CAP, load_data, log, show_progress
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--run", type=Path, required=True, help="train_ner's --out folder")
@@ -407,6 +424,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--max-int8-f1-drop", type=float, default=0.03)
     args = parser.parse_args(argv)
+    show_progress()
     metrics_path = args.run / "metrics.json"
     train_metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
     dev_sets = None

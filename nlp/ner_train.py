@@ -14,6 +14,7 @@ torch and transformers are imported inside functions: importing this module is c
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import random
@@ -76,9 +77,21 @@ def default_base_model() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
+_log = logging.getLogger("eligo.train")
+
+
 def log(message: str) -> None:
-    """Progress line (never corpus text)."""
-    print(f"[ner {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    """Progress line (never corpus text), on the `eligo.train` logger."""
+    _log.info(message)
+
+
+def show_progress() -> None:
+    """Send `eligo.train` progress lines to stderr (for the command-line entry points)."""
+    if not _log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[ner %(asctime)s] %(message)s", "%H:%M:%S"))
+        _log.addHandler(handler)
+    _log.setLevel(logging.INFO)
 
 
 @dataclass
@@ -435,6 +448,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--dev-cap", type=int, default=DEV_CAP)
     parser.add_argument("--threads", type=int, default=None, help="default: all cores")
     args = parser.parse_args(argv)
+    show_progress()
     train_ner(
         args.out,
         data=args.data,

@@ -47,16 +47,20 @@ def read_jsonl(*parts: str) -> Iterator[dict[str, Any]]:
                 raise ValueError(f"corpora/{'/'.join(parts)} line {lineno}: {err}") from err
 
 
-def read_tsv(*parts: str) -> Iterator[list[str]]:
-    """Rows of a TSV (optionally .gz) file, header row skipped, '#' comment lines skipped."""
-    node = resource(*parts)
-    raw = node.read_bytes()
-    if parts[-1].endswith(".gz"):
+def tsv_rows(raw: bytes, *, gz: bool = False) -> list[list[str]]:
+    """Rows of TSV bytes (gzip-compressed when `gz`): the header row, blank lines and '#'
+    comment lines skipped. Raises UnicodeDecodeError on text that is not UTF-8."""
+    if gz:
         raw = gzip.decompress(raw)
     lines = raw.decode("utf-8").split("\n")
-    for line in lines[1:]:
-        if line and not line.startswith("#"):
-            yield line.split("\t")
+    return [
+        line.rstrip("\r").split("\t") for line in lines[1:] if line and not line.startswith("#")
+    ]
+
+
+def read_tsv(*parts: str) -> list[list[str]]:
+    """Rows of a corpora/ TSV (optionally .gz) file; see `tsv_rows`."""
+    return tsv_rows(resource(*parts).read_bytes(), gz=parts[-1].endswith(".gz"))
 
 
 def digest(*parts: str) -> str:

@@ -14,9 +14,9 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
-from typing import IO, Any
+from typing import Any
 
 from eligo.serving.records import (
     EXIT_OK,
@@ -99,57 +99,47 @@ def _code(args: argparse.Namespace) -> int:
                     continue
                 yield to_e2b(report) if args.format == "e2b" else report_json(report)
 
-        table = _print_table if args.format == "table" else None
+        table = _table if args.format == "table" else None
         code = write_results(results(), out, table=table)
     log.info("ae code: exit %d, %.2f s", code, time.perf_counter() - started)
     return code
 
 
-def _print_table(results: Iterable[dict[str, Any]], out: IO[str]) -> tuple[int, int]:
-    from rich.console import Console
+def _table(result: dict[str, Any]) -> Any:
+    """One record as a rich table."""
     from rich.table import Table
 
-    console = Console(file=out, width=160)
-    ok = failed = 0
-    for result in results:
-        if "error" in result:
-            failed += 1
-            err = result["error"]
-            console.print(f"[bold red]{result['id']}[/]: {err['code']}: {err['message']}")
-            continue
-        ok += 1
-        serious = ", ".join(s["criterion"] for s in result["seriousness"]) or "no"
-        drugs = "; ".join(f"{d['text']} ({d['role']})" for d in result["drugs"]) or "-"
-        title = (
-            f"{result['id']}  serious: {serious}  outcome: {result['outcome']}  "
-            f"action: {result['action_taken'] or '-'}  onset: {result['onset'] or '-'}  "
-            f"drugs: {drugs}"
+    serious = ", ".join(s["criterion"] for s in result["seriousness"]) or "no"
+    drugs = "; ".join(f"{d['text']} ({d['role']})" for d in result["drugs"]) or "-"
+    title = (
+        f"{result['id']}  serious: {serious}  outcome: {result['outcome']}  "
+        f"action: {result['action_taken'] or '-'}  onset: {result['onset'] or '-'}  "
+        f"drugs: {drugs}"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in (
+        "text",
+        "status",
+        "CTCAE term",
+        "MedDRA",
+        "SOC",
+        "grade",
+        "severity",
+        "candidates",
+    ):
+        table.add_column(column, overflow="fold")
+    for event in result["events"]:
+        flags = [f for f in ("negated", "hypothetical", "historical", "family") if event[f]]
+        status = "coded" if event["coded"] else ", ".join(flags) or "not coded"
+        cands = "; ".join(f"{c['term']} {c['score']:.2f}" for c in event["candidates"])
+        table.add_row(
+            event["text"].replace("\n", " "),
+            status,
+            event["ctcae_term"] or "",
+            event["meddra_code"] or "",
+            event["soc"] or "",
+            "" if event["grade"] is None else str(event["grade"]),
+            event["severity"] or "",
+            cands,
         )
-        table = Table(title=title, title_justify="left")
-        for column in (
-            "text",
-            "status",
-            "CTCAE term",
-            "MedDRA",
-            "SOC",
-            "grade",
-            "severity",
-            "candidates",
-        ):
-            table.add_column(column, overflow="fold")
-        for event in result["events"]:
-            flags = [f for f in ("negated", "hypothetical", "historical", "family") if event[f]]
-            status = "coded" if event["coded"] else ", ".join(flags) or "not coded"
-            cands = "; ".join(f"{c['term']} {c['score']:.2f}" for c in event["candidates"])
-            table.add_row(
-                event["text"].replace("\n", " "),
-                status,
-                event["ctcae_term"] or "",
-                event["meddra_code"] or "",
-                event["soc"] or "",
-                "" if event["grade"] is None else str(event["grade"]),
-                event["severity"] or "",
-                cands,
-            )
-        console.print(table)
-    return ok, failed
+    return table

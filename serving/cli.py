@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from eligo.serving import ae_cli, serve_cli
 from eligo.serving.records import (
@@ -28,7 +28,7 @@ from eligo.serving.records import (
 )
 
 if TYPE_CHECKING:
-    from spacy.tokens import Doc
+    pass
 
 log = logging.getLogger("eligo")
 
@@ -122,6 +122,7 @@ def _extract(
 ) -> Iterator[dict[str, Any]]:
     """One output dict per input record, in input order."""
     from eligo.nlp import load, make_doc, to_entities
+    from eligo.nlp.extract import pipe_isolating
     from eligo.nlp.provenance import for_pipeline
     from eligo.nlp.targets import TargetError
 
@@ -141,19 +142,10 @@ def _extract(
                 continue
             pending.append((len(results), record.id, doc))
             results.append(None)
-        processed: list[Doc | RecordError] = []
-        try:
-            processed.extend(nlp.pipe([doc for _, _, doc in pending]))
-        except Exception:  # one bad doc must not sink the batch: retry one by one
-            processed = []
-            for _, rid, doc in pending:
-                try:
-                    processed.append(nlp(doc))
-                except Exception as err:
-                    processed.append(RecordError(rid, "processing_failed", type(err).__name__))
+        processed = pipe_isolating(nlp, [doc for _, _, doc in pending])
         for (slot, rid, _), done in zip(pending, processed, strict=True):
-            if isinstance(done, RecordError):
-                results[slot] = done.to_json()
+            if isinstance(done, Exception):
+                results[slot] = RecordError(rid, "processing_failed", type(done).__name__).to_json()
             else:
                 results[slot] = {
                     "id": rid,
@@ -170,40 +162,30 @@ def _flags(entity: dict[str, Any]) -> str:
     return ", ".join(n for n in names if entity.get(n)) or "present"
 
 
-def _print_table(results: Iterable[dict[str, Any]], out: IO[str]) -> tuple[int, int]:
-    from rich.console import Console
+def _table(result: dict[str, Any]) -> Any:
+    """One record as a rich table."""
     from rich.table import Table
 
-    console = Console(file=out, width=160)
-    ok = failed = 0
-    for result in results:
-        if "error" in result:
-            failed += 1
-            err = result["error"]
-            console.print(f"[bold red]{result['id']}[/]: {err['code']}: {err['message']}")
-            continue
-        ok += 1
-        table = Table(title=str(result["id"]), title_justify="left", show_lines=False)
-        for column in ("text", "label", "assertion", "section", "value", "codes"):
-            table.add_column(column, overflow="fold")
-        for ent in result["entities"]:
-            value = ent.get("value")
-            shown_value = ""
-            if value:
-                shown_value = value["text"] + (f" → {value['unit']}" if value.get("unit") else "")
-            codes = "; ".join(f"{c['system']} {c['code']}" for c in ent["codes"][:3])
-            if len(ent["codes"]) > 3:
-                codes += f"; +{len(ent['codes']) - 3}"
-            table.add_row(
-                ent["text"].replace("\n", " "),
-                ent["label"],
-                _flags(ent),
-                ent.get("section") or "",
-                shown_value,
-                codes,
-            )
-        console.print(table)
-    return ok, failed
+    table = Table(title=str(result["id"]), title_justify="left", show_lines=False)
+    for column in ("text", "label", "assertion", "section", "value", "codes"):
+        table.add_column(column, overflow="fold")
+    for ent in result["entities"]:
+        value = ent.get("value")
+        shown_value = ""
+        if value:
+            shown_value = value["text"] + (f" → {value['unit']}" if value.get("unit") else "")
+        codes = "; ".join(f"{c['system']} {c['code']}" for c in ent["codes"][:3])
+        if len(ent["codes"]) > 3:
+            codes += f"; +{len(ent['codes']) - 3}"
+        table.add_row(
+            ent["text"].replace("\n", " "),
+            ent["label"],
+            _flags(ent),
+            ent.get("section") or "",
+            shown_value,
+            codes,
+        )
+    return table
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
@@ -212,7 +194,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         records = read_inputs(args.files, args.input, max_chars=args.max_chars, stack=stack)
         out = open_output(args.output, stack)
         results = _extract(records, args.batch_size, model=not args.no_model)
-        table = _print_table if args.format == "table" else None
+        table = _table if args.format == "table" else None
         code = write_results(results, out, table=table)
     log.info("extract: exit %d, %.2f s", code, time.perf_counter() - started)
     return code
@@ -229,7 +211,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from eligo.nlp.ner_export import export_onnx, ship
-    from eligo.nlp.ner_train import DEV_CAP, load_data, train_ner
+    from eligo.nlp.ner_train import DEV_CAP, load_data, show_progress, train_ner
 
     data = Path(args.data)
     if not data.is_dir():
@@ -240,6 +222,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except OSError as err:
         raise UsageError(f"cannot create --out {out}: {err.strerror}") from err
     base = Path(args.base_model) if args.base_model else None
+    show_progress()
     metrics = train_ner(
         out,
         data=data,

@@ -218,20 +218,30 @@ def write_results(
     results: Iterable[dict[str, Any]],
     out: IO[str],
     *,
-    table: Callable[[Iterable[dict[str, Any]], IO[str]], tuple[int, int]] | None = None,
+    table: Callable[[dict[str, Any]], Any] | None = None,
 ) -> int:
-    """Write one JSON line per result (or a table), report failures on stderr in one line,
-    and return the exit code: 0 all processed, 1 some records became error records."""
+    """Write one JSON line per result, or with `table` (a result -> rich renderable) a
+    readable table per record and one red line per error record; report failures on
+    stderr in one line and return the exit code: 0 all processed, 1 some records failed."""
+    console = None
     if table is not None:
-        ok, failed = table(results, out)
-    else:
-        ok = failed = 0
-        for result in results:
-            if "error" in result:
-                failed += 1
-            else:
-                ok += 1
+        from rich.console import Console
+
+        console = Console(file=out, width=160)
+    ok = failed = 0
+    for result in results:
+        error = result.get("error")
+        if error:
+            failed += 1
+        else:
+            ok += 1
+        if console is None:
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        elif error:
+            console.print(f"[bold red]{result['id']}[/]: {error['code']}: {error['message']}")
+        else:
+            assert table is not None
+            console.print(table(result))
     if failed:
         print(
             f"eligo: {failed} of {ok + failed} records failed (see their error records)",

@@ -14,6 +14,7 @@ import bz2
 import csv
 import gzip
 import hashlib
+import io
 import json
 import pickle
 import re
@@ -30,6 +31,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 
+from eligo.nlp.resources import tsv_rows
 from eligo.nlp.text import clean_term, is_skipped, make_nlp, norm
 
 HERE = Path(__file__).resolve().parent
@@ -553,35 +555,16 @@ def build_curated(keyer: Keyer, generated: dict[str, list[Row]]) -> Lexicon:
 def encode_rows(rows: Iterable[Row]) -> bytes:
     """The gzip TSV bytes of a lexicon: header, sorted rows, fixed mtime."""
     text = "\t".join(HEADER) + "\n" + "".join("\t".join(r) + "\n" for r in sorted(rows))
-    buf = _BytesSink()
+    buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
         gz.write(text.encode("utf-8"))
-    return buf.value()
-
-
-class _BytesSink:
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def value(self) -> bytes:
-        return b"".join(self._parts)
+    return buf.getvalue()
 
 
 def read_rows(path: Path) -> list[Row]:
-    lines = gzip.decompress(path.read_bytes()).decode("utf-8").split("\n")
-    rows: list[Row] = []
-    for line in lines[1:]:
-        if line:
-            cols = line.split("\t")
-            rows.append((cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6]))
-    return rows
+    return [
+        (c[0], c[1], c[2], c[3], c[4], c[5], c[6]) for c in tsv_rows(path.read_bytes(), gz=True)
+    ]
 
 
 def build(

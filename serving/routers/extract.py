@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, SkipValidation
 from spacy.tokens import Doc
 
 from eligo.nlp import make_doc, to_entities
+from eligo.nlp.extract import pipe_isolating
 from eligo.nlp.targets import TargetError
 from eligo.nlp.types import Entity, Provenance
 from eligo.serving.records import RecordError
@@ -98,25 +99,11 @@ def run_extract(service: Service, items: list[Item | RecordError]) -> list[dict[
             continue
         pending.append((len(results), item, doc))
         results.append(None)
-    processed: list[Doc | RecordError] = []
-    try:
-        processed.extend(nlp.pipe([doc for _, _, doc in pending]))
-    except Exception:  # one bad document must not sink the batch: retry one by one
-        processed = []
-        for _, item, doc in pending:
-            try:
-                processed.append(nlp(doc))
-            except Exception as err:
-                processed.append(
-                    RecordError(
-                        item.id,
-                        "processing_failed",
-                        f"the pipeline failed on this document ({type(err).__name__})",
-                    )
-                )
+    processed = pipe_isolating(nlp, [doc for _, _, doc in pending])
     for (slot, item, _), done in zip(pending, processed, strict=True):
-        if isinstance(done, RecordError):
-            results[slot] = done.to_json()
+        if isinstance(done, Exception):
+            message = f"the pipeline failed on this document ({type(done).__name__})"
+            results[slot] = RecordError(item.id, "processing_failed", message).to_json()
         else:
             results[slot] = {
                 "id": item.id,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +105,8 @@ def bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     transformers = pytest.importorskip("transformers")
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from eligo.nlp.ner_export import export_token_classifier
+
     directory = tmp_path_factory.mktemp("bert")
     shutil.copy(_tokenizer_file(), directory / "tokenizer.json")
     _write_labels(directory, LABELS)
@@ -121,26 +122,8 @@ def bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     config._attn_implementation = "eager"  # plain matmuls export cleanly with dynamo=False
     model = transformers.BertForTokenClassification(config).eval()
-    ids = torch.ones((2, 8), dtype=torch.long)
     fp32 = directory / "model.fp32.onnx"
-    axes = {0: "batch", 1: "seq"}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the legacy exporter's deprecation and trace notes
-        torch.onnx.export(
-            model,
-            (ids, torch.ones_like(ids), torch.zeros_like(ids)),
-            str(fp32),
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["logits"],
-            dynamic_axes={
-                "input_ids": axes,
-                "attention_mask": axes,
-                "token_type_ids": axes,
-                "logits": axes,
-            },
-            opset_version=17,
-            dynamo=False,
-        )
+    export_token_classifier(model, fp32)  # the export path training uses
     quantize_dynamic(str(fp32), str(directory / "model.int8.onnx"), weight_type=QuantType.QInt8)
     return directory
 
