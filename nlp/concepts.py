@@ -17,6 +17,7 @@ from spacy.tokens import Doc, Span
 
 from eligo.nlp import extensions
 from eligo.nlp.resources import read_tsv, tsv_rows
+from eligo.nlp.sections import section_titles
 from eligo.nlp.text import exact_key, is_skipped, norm, term_key
 from eligo.nlp.types import Code
 
@@ -169,7 +170,7 @@ class ConceptMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         chosen = _resolve(self.matches(doc))
-        titles = _section_titles(doc)
+        titles = section_titles(doc)
         spans = []
         for start, end, concept in chosen:
             # A section header is a heading, not a mention ("PHYSICAL EXAM", "ALLERGIES:").
@@ -184,13 +185,6 @@ class ConceptMatcher:
             doc.ents = _resolve_spans([*doc.ents, *spans])
         doc.spans[extensions.SPAN_GROUP] = list(doc.ents)
         return doc
-
-
-def _section_titles(doc: Doc) -> list[tuple[int, int]]:
-    """Token ranges of the section headers found by a sectionizer earlier in the pipeline."""
-    if not Doc.has_extension("sections"):
-        return []
-    return [s.title_span for s in doc._.sections if s.title_span[1] > s.title_span[0]]
 
 
 def _read_user_tsv(path: Path) -> Iterable[list[str]]:

@@ -66,6 +66,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from eligo.nlp import extensions
+from eligo.nlp.sections import section_titles
 
 if TYPE_CHECKING:  # onnxruntime and tokenizers load only with a model (spaCy imports
     # every registered factory's module at start-up, lexicon-only pipelines included)
@@ -462,12 +463,6 @@ def merge(doc: Doc, found: Iterable[Span], *, lookup: Lookup | None = None) -> l
     return _non_overlapping(ordered, lambda s: rank[id(s)])
 
 
-def _section_titles(doc: Doc) -> list[tuple[int, int]]:
-    if not Doc.has_extension("sections"):
-        return []
-    return [s.title_span for s in doc._.sections if s.title_span[1] > s.title_span[0]]
-
-
 # -- the component --------------------------------------------------------------------------
 
 
@@ -573,7 +568,7 @@ class EligoNer:
         started = time.perf_counter()
         lookup = self._lookup_function()
         for doc, spans in zip(docs, found, strict=True):
-            titles = _section_titles(doc)
+            titles = section_titles(doc)
             if titles:  # a section header is a heading, not a mention
                 spans = [s for s in spans if not any(s.start < e and b < s.end for b, e in titles)]
             doc.ents = merge(doc, spans, lookup=lookup)

@@ -47,6 +47,14 @@ def register_section_extension() -> None:
     Token.set_extension("section", getter=_token_section, setter=_set_token_section, force=True)
 
 
+def section_titles(doc: Doc) -> list[tuple[int, int]]:
+    """Token ranges of the section headers found by a sectionizer earlier in the pipeline
+    (concepts and model spans inside them are headings, not mentions)."""
+    if not Doc.has_extension("sections"):
+        return []
+    return [s.title_span for s in doc._.sections if s.title_span[1] > s.title_span[0]]
+
+
 class EligoSectionizer(Sectionizer):
     """A medspaCy Sectionizer whose end-of-line requirement is per rule, not global."""
 
