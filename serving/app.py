@@ -27,7 +27,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eligo.serving.logging import ACCESS_LOGGER, log_event
-from eligo.serving.routers import ae, extract, health
+from eligo.serving.routers import ae, criteria, extract, health, prescreen
 from eligo.serving.routers.deps import (
     ApiError,
     Service,
@@ -91,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.dependency_overrides[get_settings] = lambda: settings
     app.include_router(extract.router)
     app.include_router(ae.router)
+    app.include_router(criteria.router)
+    app.include_router(prescreen.router)
     app.include_router(health.router)
     _add_exception_handlers(app)
     app.add_middleware(GuardMiddleware, service=service)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
-from eligo.serving import ae_cli, serve_cli
+from eligo.serving import ae_cli, criteria_cli, prescreen_cli, review_cli, serve_cli
 from eligo.serving.records import (
     EXIT_OK,
     EXIT_USAGE,
@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     ner.add_argument("--base-model", metavar="DIR", help="base encoder (default: installed MiniLM)")
     ner.add_argument("--ship", metavar="DIR", help="copy the validated int8 model here")
     ae_cli.add_parser(commands)
+    criteria_cli.add_parser(commands)
+    prescreen_cli.add_parser(commands)
+    review_cli.add_parser(commands)
     serve_cli.add_parser(commands)
     return parser
 
@@ -259,6 +262,12 @@ def main(argv: list[str] | None = None) -> int:
             return ae_cli.run(args)
         if args.command == "serve":
             return serve_cli.run(args)
+        if args.command == "criteria":
+            return criteria_cli.run(args)
+        if args.command == "prescreen":
+            return prescreen_cli.run(args)
+        if args.command == "review":
+            return review_cli.run(args)
     except UsageError as err:
         print(f"eligo {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
