@@ -85,7 +85,9 @@ def score_events(
     }
 
 
-def eligo_system(*, semantic: bool = True) -> Callable[[str], dict[str, Any]]:
+def eligo_system(
+    *, semantic: bool = True, diagnosis_components: bool = False
+) -> Callable[[str], dict[str, Any]]:
     from eligo.nlp import load
     from eligo.nlp.ae import code_report
 
@@ -96,7 +98,9 @@ def eligo_system(*, semantic: bool = True) -> Callable[[str], dict[str, Any]]:
         load_matcher()  # loaded once per process, outside the timed loop
 
     def run(text: str) -> dict[str, Any]:
-        report = code_report(text, nlp=nlp, semantic=semantic)
+        report = code_report(
+            text, nlp=nlp, semantic=semantic, diagnosis_components=diagnosis_components
+        )
         return {
             "events": [
                 (e.start, e.end, [c.term for c in e.candidates]) for e in report.events if e.coded
@@ -163,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--split", choices=["dev", "test", "all"], default="all")
     parser.add_argument("--errors", action="store_true", help="print the reports that differ")
+    parser.add_argument(
+        "--diagnosis-components",
+        action="store_true",
+        help="code only the diagnosis, not its own signs (MedDRA practice; see corpora/ae)",
+    )
     args = parser.parse_args(argv)
     lines = [
         json.loads(line)
@@ -171,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     splits = {"dev": lines[0::2], "test": lines[1::2], "all": lines}
     wanted = ["dev", "test"] if args.split == "all" else [args.split]
-    eligo, lexical, baseline = eligo_system(), eligo_system(semantic=False), baseline_system()
+    convention = args.diagnosis_components
+    eligo = eligo_system(diagnosis_components=convention)
+    lexical = eligo_system(semantic=False, diagnosis_components=convention)
+    baseline = baseline_system()
     eligo(lines[0]["text"])  # warm up (pipeline and lexicons are loaded once)
     rows = []
     for split in wanted:

@@ -630,7 +630,17 @@ def _is_background(
     return drug_near or bool(_INDICATION_BEFORE.search(head))
 
 
-def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
+@dataclass(frozen=True)
+class _LabReading:
+    """A lab analyte with the value written after it, in each matching rule's unit."""
+
+    start: int
+    end: int
+    value_text: str
+    measured: list[tuple[LabRule, float]]
+
+
+def _lab_reading(data: _Data, doc: Doc, span: Span) -> _LabReading | None:
     rules = data.labs.get(" ".join(span.text.lower().split()))
     if not rules:
         return None
@@ -660,26 +670,75 @@ def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
         value_text = doc.text[span.end_char : end].strip()
     else:
         return None
+    measured = []
     for rule in rules:
         if times_uln is not None:
-            if rule.direction != "high":
-                continue
-            measured = times_uln * rule.limit
+            if rule.direction == "high":
+                measured.append((rule, times_uln * rule.limit))
         else:
             assert number is not None
-            measured = rule.normalise(number)
+            measured.append((rule, rule.normalise(number)))
+    return _LabReading(span.start_char, end, value_text or "", measured)
+
+
+def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
+    reading = _lab_reading(data, doc, span)
+    if reading is None:
+        return None
+    for rule, measured in reading.measured:
         if rule.abnormal(measured):
             grade = rule.grade(measured)
             return _Mention(
                 span.start_char,
-                end,
+                reading.end,
                 [_candidate(data, rule.term, 1.0, "lab")],
                 _flags(span),
                 grade=grade,
                 grade_source="lab" if grade is not None else None,
-                value=value_text,
+                value=reading.value_text,
             )
     return None
+
+
+def _lab_outcome(data: _Data, doc: Doc, text: str, events: Sequence[AeEvent]) -> Evidence | None:
+    """The outcome a later value of an event's lab shows: "sodium 118 ... 131 at discharge"
+    is recovering (still below 135, nearer normal), "platelets ... 180 one week later"
+    recovered, a value as bad or worse not recovered. The last such reading wins."""
+    from eligo.nlp.extensions import SPAN_GROUP
+
+    readings = [
+        r
+        for span in doc.spans.get(SPAN_GROUP, [])
+        if span.label_ == "measurement" and (r := _lab_reading(data, doc, span)) is not None
+    ]
+    found: tuple[int, int, str] | None = None
+    for event in events:
+        if not event.coded or event.value is None:
+            continue
+        first = next((r for r in readings if r.start == event.start), None)
+        if first is None:
+            continue
+        for rule, worst in first.measured:
+            if rule.term != event.ctcae_term:
+                continue
+            later = [
+                (r, v) for r in readings if r.start >= event.end for q, v in r.measured if q == rule
+            ]
+            if not later:
+                continue
+            reading, value = later[-1]
+            if not rule.abnormal(value):
+                state = "recovered"
+            elif abs(value - rule.limit) < abs(worst - rule.limit):
+                state = "recovering"
+            else:
+                state = "not_recovered"
+            if found is None or reading.start > found[0]:
+                found = (reading.start, reading.end, state)
+    if found is None:
+        return None
+    start, end, state = found
+    return Evidence(value=state, evidence=text[start:end], start=start, end=end)
 
 
 def _sentence_start(doc: Doc, char: int) -> int:
@@ -1260,6 +1319,14 @@ def code_report(
     drugs, drug_mentions = _drug_roles(data, text, doc, drug_spans, coded_mentions)
     action, action_ev = _action(data, text, drugs, drug_mentions, coded_mentions)
     outcome, outcome_ev = _outcome(data, text)
+    lab_ev = _lab_outcome(data, doc, text, events)
+    # a later lab value is the event's state at that point; words after it still win
+    if (
+        lab_ev is not None
+        and outcome not in ("fatal", "recovered_with_sequelae")
+        and (outcome_ev is None or lab_ev.start > outcome_ev.start)
+    ):
+        outcome, outcome_ev = cast(Outcome, lab_ev.value), lab_ev
     if any(s.criterion == "death" for s in seriousness):
         outcome = "fatal"
     onset = _onset(data, text)

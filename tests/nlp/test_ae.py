@@ -801,3 +801,54 @@ def test_action_wording(code, text: str, action: str) -> None:  # type: ignore[n
 def test_si_cell_count_units(code, text: str, term: str, grade: int) -> None:  # type: ignore[no-untyped-def]
     (event,) = [e for e in code(text).events if e.coded]
     assert (event.ctcae_term, event.grade, event.grade_source) == (term, grade, "lab")
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome", "evidence"),
+    [
+        # a later value of the event's own lab is its state at that point
+        (
+            "On lithium the serum sodium was 121 mmol/L. Lithium was held. "
+            "Sodium was 132 mmol/L at the next check.",
+            "recovering",
+            "Sodium was 132 mmol/L",
+        ),
+        (
+            "Platelets fell to 48 x10^9/L on heparin, which was stopped. "
+            "Platelets 210 x10^9/L five days later.",
+            "recovered",
+            "Platelets 210 x10^9/L",
+        ),
+        (
+            "Potassium 3.0 on the diuretic. Repeat potassium 2.8 the next morning.",
+            "not_recovered",
+            "potassium 2.8",
+        ),
+    ],
+)
+def test_outcome_from_later_lab_value(code, text: str, outcome: str, evidence: str) -> None:  # type: ignore[no-untyped-def]
+    report = code(text)
+    assert report.outcome == outcome
+    assert report.evidence["outcome"].evidence == evidence
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        # words after the last lab value still decide: the patient died
+        ("Sodium 118 on the thiazide. Sodium 128 on day 2, but she died on day 5.", "fatal"),
+        (
+            "Hand-foot skin reaction on capecitabine; the numbness is permanent.",
+            "recovered_with_sequelae",
+        ),
+        ("Vitrectomy was done to prevent permanent vision loss after the injection.", "unknown"),
+        (
+            "Infusion reaction with flushing; the infusion was completed with no further symptoms.",
+            "recovered",
+        ),
+        ("Oxaliplatin neuropathy, grade 2. Symptoms unchanged at the next visit.", "not_recovered"),
+        ("Oxaliplatin neuropathy; oxaliplatin dose unchanged.", "unknown"),
+    ],
+)
+def test_outcome_wording_more(code, text: str, outcome: str) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).outcome == outcome
