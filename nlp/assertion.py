@@ -45,18 +45,21 @@ def register_attributes() -> None:
 
 
 def check_section_rules(rules: Any) -> dict[str, dict[str, Any]]:
-    """Validate section rules: {category: {"set": {attr: bool}, "unless": [attr, ...]}}."""
+    """Validate section rules: {category: {"set": {attr: bool}, "unless": [attr, ...],
+    "unless_value": bool}} (`unless_value`: leave measurements that carry a value alone)."""
     if not isinstance(rules, dict):
         raise SectionRuleError(f"section rules must be a JSON object, got {type(rules).__name__}")
     for category, rule in rules.items():
         if not isinstance(rule, dict) or not isinstance(rule.get("set"), dict):
             raise SectionRuleError(f"section rule {category!r} needs a 'set' object, got {rule!r}")
-        unknown = set(rule) - {"set", "unless", "note"}
+        unknown = set(rule) - {"set", "unless", "unless_value", "note"}
         if unknown:
             raise SectionRuleError(
                 f"section rule {category!r} has unknown keys {sorted(unknown)}; "
-                "valid keys: set, unless, note"
+                "valid keys: set, unless, unless_value, note"
             )
+        if not isinstance(rule.get("unless_value", False), bool):
+            raise SectionRuleError(f"section rule {category!r}: 'unless_value' must be true/false")
         named = list(rule["set"]) + list(rule.get("unless", []))
         for attr in named:
             if attr not in ATTRS:
@@ -114,7 +117,11 @@ class Assertion:
         if ext.is_negated and ext.is_uncertain:
             self._settle_negated_uncertain(span)
         rule = self.section_rules.get(section_category(span) or "")
-        if rule is not None and not any(getattr(ext, attr) for attr in rule.get("unless", ())):
+        if (
+            rule is not None
+            and not any(getattr(ext, attr) for attr in rule.get("unless", ()))
+            and not (rule.get("unless_value") and ext.value is not None)
+        ):
             for attr, value in rule["set"].items():
                 setattr(ext, attr, value)
         if (self.family_clears_historical and ext.is_family) or (

@@ -559,7 +559,8 @@ class EligoNer:
                 self.model.labels, labels.tolist(), encoding.word_ids, encoding.offsets
             ):
                 span = doc.char_span(base + start, base + end, label=kind, alignment_mode="expand")
-                if span is not None:
+                # a span without a letter ("8.1", "2x") names no concept: a model slip
+                if span is not None and any(c.isalpha() for c in span.text):
                     found[i].append(span)
         return found
 

@@ -14,6 +14,7 @@ from spacy.language import Language
 
 from eligo.nlp import assertion, context, sections, sentences  # noqa: F401  (factories)
 from eligo.nlp.assertion import Assertion, SectionRuleError, check_section_rules
+from eligo.nlp.extract import to_entities
 from eligo.nlp.resources import read_json
 from eligo.nlp.rules import context_rules
 from eligo.nlp.text import make_nlp
@@ -159,6 +160,14 @@ CASES = [
     ("Mother at bedside states that the child has had diarrhea.", "diarrhea", set()),
     ("No side effects besides mild headaches.", "headaches", set()),
     ("No complaints except fatigue.", "fatigue", set()),
+    # ", on <drug>" is the present: the past-time scope of "years ago" ends there
+    ("Type 2 diabetes diagnosed 3 years ago, on metformin 1000 mg.", "metformin", set()),
+    (
+        "Type 2 diabetes diagnosed 3 years ago, on metformin 1000 mg.",
+        "Type 2 diabetes",
+        {"historical"},
+    ),
+    ("Stopped warfarin 2 years ago and now on apixaban.", "apixaban", set()),
 ]
 
 
@@ -201,7 +210,8 @@ def test_section_rules_file_is_valid() -> None:
         ([], "must be a JSON object"),
         ({"family_history": {"set": {"is_relative": True}}}, "valid attributes: is_negated"),
         ({"family_history": {"sett": {}}}, "needs a 'set' object"),
-        ({"family_history": {"set": {}, "when": []}}, "valid keys: set, unless, note"),
+        ({"family_history": {"set": {}, "when": []}}, "valid keys: set, unless, unless_value"),
+        ({"family_history": {"set": {}, "unless_value": "yes"}}, "'unless_value' must be"),
         ({"family_history": {"set": {"is_family": "yes"}}}, "true/false"),
     ],
 )
@@ -223,3 +233,13 @@ def test_to_disk_round_trip(tmp_path: Path) -> None:
 def test_factory_is_registered() -> None:
     assert assertion.make_assertion is not None
     assert "eligo_assertion" in Language.factories
+
+
+def test_result_with_value_under_family_history_is_the_patients() -> None:
+    # the section runs on past the line break; a lab written with its value is not family
+    import eligo.nlp
+
+    text = "Family history: mother with breast cancer.\nHbA1c 8.1% on 2026-10-01."
+    found = {e.text: e for e in to_entities(eligo.nlp.load(model=None)(text))}
+    assert found["breast cancer"].family
+    assert found["HbA1c"].value is not None and not found["HbA1c"].family

@@ -19,6 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from eligo.nlp.concepts import ConceptMatcher
+from eligo.nlp.extract import to_entities
 from eligo.nlp.ner import (
     EligoNer,
     ModelError,
@@ -461,3 +462,11 @@ def test_to_disk_writes_a_loadable_model(tmp_path: Path, lookup_dir: Path) -> No
     ner.to_disk(tmp_path / "saved")
     assert load_model(tmp_path / "saved").digest == ner.model.digest
     assert ner.from_disk(tmp_path / "saved").model_name == str(tmp_path / "saved")
+
+
+def test_model_never_reports_a_bare_number(nlp: Language) -> None:
+    # the model once tagged the "8.1" of "HbA1c 8.1%" as a drug
+    text = "Family history: mother with breast cancer.\nHbA1c 8.1% on 2026-10-01. INR 2.3, K 4.1."
+    entities = to_entities(nlp(text))
+    assert entities
+    assert all(any(c.isalpha() for c in e.text) for e in entities)
