@@ -228,6 +228,9 @@ class FactSource(BaseModel):
     end: int | None = None
 
 
+CodeOrigin = Literal["record", "crosswalk", "lexicon"]
+
+
 class Fact(BaseModel):
     """One clinical fact about a patient, coded, dated and with its assertion status.
 
@@ -243,12 +246,28 @@ class Fact(BaseModel):
     active: bool | None = Field(default=None, description="structured status: active/stopped")
     value: float | None = None
     unit: str | None = None
+    reference_low: float | None = Field(
+        default=None, description="lower limit of normal for this result (LLN), if given"
+    )
+    reference_high: float | None = Field(
+        default=None, description="upper limit of normal for this result (ULN), if given"
+    )
     negated: bool = False
     historical: bool = False
     hypothetical: bool = False
     family: bool = False
     uncertain: bool = False
     source: FactSource
+    code_sources: dict[str, CodeOrigin] = Field(
+        default_factory=dict,
+        description='how the fact got each code, keyed "system|code": "record" (as the chart '
+        'coded it), "crosswalk" (corpora/crosswalk table), "lexicon" (eligo\'s lexicons over '
+        "the text: every code of a note fact, and the display of structured facts)",
+    )
+
+    def code_origin(self, code: Code) -> CodeOrigin | None:
+        """How this fact got `code` (see `code_sources`); None when not recorded."""
+        return self.code_sources.get(f"{code.system}|{code.code}")
 
 
 class PatientFacts(BaseModel):

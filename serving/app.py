@@ -5,17 +5,26 @@ The pipeline loads once, in the lifespan, on a worker thread: `/health` answers 
 pass the guard middleware first (API key, content type, body size, UTF-8), so a request is
 refused before its body is read or parsed. Every error is `{"error": {"code", "message"}}`;
 the access log holds one JSON line per request with codes, sizes and timings only.
+
+With `ELIGO_RATE_LIMIT` set, each client (its API key when it presents a valid one, else its
+address) gets a token bucket on `/v1`: past it, 429 with `Retry-After`. The buckets live in
+the process, so with `--workers N` a client may get up to N times the rate. The review page
+(`/`, `/static/*`) is served by `routers.pages` and needs no key: it holds no data.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.message
+import hashlib
 import json
 import logging
+import math
+import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -27,7 +36,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eligo.serving.logging import ACCESS_LOGGER, log_event
-from eligo.serving.routers import ae, criteria, extract, health, prescreen
+from eligo.serving.routers import ae, criteria, extract, health, pages, prescreen
 from eligo.serving.routers.deps import (
     ApiError,
     Service,
@@ -50,6 +59,8 @@ access_log = logging.getLogger(ACCESS_LOGGER)
 
 #: paths whose requests pass the guard (API key, content type, size)
 GUARDED_PREFIX = "/v1/"
+#: FastAPI's detail when the body could not be decoded at all (json.loads raised)
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _STATUS_CODES = {
     400: "bad_request",
@@ -94,8 +105,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(criteria.router)
     app.include_router(prescreen.router)
     app.include_router(health.router)
+    app.include_router(pages.router)
     _add_exception_handlers(app)
-    app.add_middleware(GuardMiddleware, service=service)
+    limiter = (
+        TokenBuckets(settings.rate_limit, settings.rate_limit_burst_size)
+        if settings.rate_limit > 0
+        else None
+    )
+    app.state.rate_limiter = limiter
+    app.add_middleware(GuardMiddleware, service=service, limiter=limiter)
     if settings.cors_origins:  # outermost, so error responses carry CORS headers too
         app.add_middleware(
             CORSMiddleware,
@@ -120,13 +138,21 @@ def _version() -> str:
 # errors
 
 
-def _error_response(request: Request, status: int, code: str, message: str) -> JSONResponse:
+def _error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     request.state.error_code = code
     request.app.state.service.metrics.errors.labels(code=code).inc()
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    extra = dict(headers or {})
+    if status == 401:
+        extra["WWW-Authenticate"] = "Bearer"
     if status == 503:
-        headers = {"Retry-After": "5"}
-    return JSONResponse(error_content(code, message), status_code=status, headers=headers)
+        extra["Retry-After"] = "5"
+    return JSONResponse(error_content(code, message), status_code=status, headers=extra or None)
 
 
 def _add_exception_handlers(app: FastAPI) -> None:
@@ -175,9 +201,17 @@ def _add_exception_handlers(app: FastAPI) -> None:
             message = "no such route; the API is described at /docs"
         elif status == 405:
             message = f"method {request.method} is not allowed on this route"
+        elif status == 400 and exc.detail == _FASTAPI_PARSE_ERROR:
+            # json.loads gave up (nesting too deep, a number too long): still malformed JSON
+            code = "invalid_json"
+            message = (
+                "request body could not be parsed as JSON (nesting too deep or a number too "
+                'long?); send a JSON object {"text": ...}'
+            )
         else:
             message = str(exc.detail)
-        return _error_response(request, status, code, message)
+        # keep the exception's headers: 405 carries `Allow` (RFC 9110)
+        return _error_response(request, status, code, message, exc.headers)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -189,22 +223,27 @@ def _add_exception_handlers(app: FastAPI) -> None:
 
 
 class _Reject(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = dict(headers or {})
 
 
 class GuardMiddleware:
     """Access log, metrics and the `/v1` guard, as pure ASGI (no body buffering elsewhere).
 
-    For `/v1` requests, in order: API key (401), content type (415), Content-Length and the
-    body read up to the limit (413), empty or non-UTF-8 body (400). Any exception that
-    escapes the app becomes a generic 500 here: logged by class name, never a traceback.
+    For `/v1` requests, in order: the client's rate limit (429), API key (401), content type
+    (415), Content-Length and the body read up to the limit (413), empty or non-UTF-8 body
+    (400). Any exception that escapes the app becomes a generic 500 here: logged by class
+    name, never a traceback.
     """
 
-    def __init__(self, app: ASGIApp, service: Service) -> None:
+    def __init__(self, app: ASGIApp, service: Service, limiter: TokenBuckets | None = None) -> None:
         self.app = app
         self.service = service
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -235,7 +274,9 @@ class GuardMiddleware:
         except _Reject as rej:
             state["error_code"] = rej.code
             self.service.metrics.errors.labels(code=rej.code).inc()
-            await _send_json(send_wrapper, rej.status, error_content(rej.code, rej.message))
+            await _send_json(
+                send_wrapper, rej.status, error_content(rej.code, rej.message), rej.headers
+            )
         except Exception as exc:
             state["error_code"] = "internal_error"
             self.service.metrics.errors.labels(code="internal_error").inc()
@@ -252,8 +293,11 @@ class GuardMiddleware:
     async def _guard(self, scope: Scope, receive: Receive) -> bytes | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         keys = self.service.settings.api_keys
-        if keys:
-            key = presented_key(headers.get("x-api-key"), headers.get("authorization"))
+        key = presented_key(headers.get("x-api-key"), headers.get("authorization"))
+        accepted = bool(keys) and key_accepted(key, keys)
+        if self.limiter is not None:
+            self._take_token(scope, key if accepted else None)
+        if keys and not accepted:
             if key is None:
                 raise _Reject(
                     401,
@@ -261,8 +305,7 @@ class GuardMiddleware:
                     "missing API key: send it in the X-API-Key header or as "
                     "'Authorization: Bearer <key>'",
                 )
-            if not key_accepted(key, keys):
-                raise _Reject(401, "unauthorized", "invalid API key")
+            raise _Reject(401, "unauthorized", "invalid API key")
         if scope["method"] not in _BODY_METHODS:
             return None
         _check_content_type(headers.get("content-type"))
@@ -290,7 +333,29 @@ class GuardMiddleware:
                 f"request body is not valid UTF-8 (byte 0x{body[err.start]:02x} at offset "
                 f"{err.start}); send UTF-8 JSON",
             ) from err
-        return body
+        return _repair_surrogates(body)
+
+    def _take_token(self, scope: Scope, key: str | None) -> None:
+        """429 when the client's bucket is empty. A client is its valid API key (hashed: keys
+        are not kept in memory), else its address: an unchecked key would let a caller pick
+        a fresh bucket per request."""
+        assert self.limiter is not None
+        if key is not None:
+            client = "key:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+        else:
+            peer = scope.get("client")
+            client = "ip:" + (str(peer[0]) if peer else "unknown")
+        wait = self.limiter.take(client)
+        if wait > 0:
+            retry = max(1, math.ceil(wait))
+            limiter = self.limiter
+            raise _Reject(
+                429,
+                "too_many_requests",
+                f"rate limit exceeded: {limiter.rate:g} requests/s per client, bursts of "
+                f"{limiter.burst} (ELIGO_RATE_LIMIT, ELIGO_RATE_LIMIT_BURST); retry in {retry} s",
+                {"Retry-After": str(retry)},
+            )
 
     def _record(
         self,
@@ -378,10 +443,96 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_json(send: Send, status: int, content: dict[str, Any]) -> None:
+async def _send_json(
+    send: Send, status: int, content: dict[str, Any], extra: Mapping[str, str] | None = None
+) -> None:
     body = json.dumps(content, ensure_ascii=False).encode("utf-8")
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
+    for name, value in (extra or {}).items():
+        headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# A JSON escape: `\uXXXX` (group 1: the hex) or any other `\x`; scanning escapes left to
+# right keeps an escaped backslash (`\\`) from being read as the start of a `\u`.
+_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_REPLACEMENT = b"\\ufffd"
+
+
+def _repair_surrogates(body: bytes) -> bytes:
+    r"""`\uD800`-`\uDFFF` escapes that are not a high-low pair -> `\uFFFD`.
+
+    JSON may escape a lone UTF-16 surrogate (JavaScript's JSON.stringify writes one when a
+    string was cut inside an emoji); Python decodes it to a code point no UTF-8 text can hold,
+    which the tokenizer and the JSON response then fail on. U+FFFD is what a browser's UTF-8
+    encoder puts in its place, and it is one character too: every offset stays the same.
+    The escape has the same length, so the body keeps its size.
+    """
+    if _SURROGATE_ESCAPE.search(body) is None:  # the common case: nothing to look at
+        return body
+    escapes = [
+        (m.start(), m.end(), int(m.group(1), 16)) for m in _ESCAPE.finditer(body) if m.group(1)
+    ]
+    lone: list[int] = []
+    i = 0
+    while i < len(escapes):
+        start, end, unit = escapes[i]
+        if 0xD800 <= unit <= 0xDBFF:  # high: needs a low surrogate escape right after it
+            follows = i + 1 < len(escapes) and escapes[i + 1][0] == end
+            if follows and 0xDC00 <= escapes[i + 1][2] <= 0xDFFF:
+                i += 2
+                continue
+            lone.append(start)
+        elif 0xDC00 <= unit <= 0xDFFF:
+            lone.append(start)
+        i += 1
+    if not lone:
+        return body
+    out = bytearray(body)
+    for start in lone:
+        out[start : start + 6] = _REPLACEMENT
+    return bytes(out)
+
+
+class TokenBuckets:
+    """Per-client token buckets: `rate` tokens a second, at most `burst` held.
+
+    Each request takes a token; a client with none waits. Buckets are kept for the
+    `max_clients` most recently seen clients; one forgotten comes back with a full bucket,
+    as it would have after `burst / rate` seconds idle. Used from the event loop only.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError(f"rate must be > 0 and burst >= 1, got rate={rate}, burst={burst}")
+        self.rate = rate
+        self.burst = burst
+        self.max_clients = max_clients
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, client: str) -> float:
+        """Take a token: 0.0 if the request may go ahead, else seconds until a token is due."""
+        now = self.clock()
+        tokens, last = self._buckets.pop(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        wait = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self.rate
+        self._buckets[client] = (tokens, now)  # most recently seen last
+        while len(self._buckets) > self.max_clients:
+            self._buckets.popitem(last=False)
+        return wait

@@ -9,6 +9,7 @@ which tests override (`app.dependency_overrides[get_settings] = ...`) or bypass 
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -54,6 +55,18 @@ class Settings(BaseSettings):
     ort_threads: int = Field(
         default=0, ge=0, description="ONNX Runtime intra-op threads (0: runtime default)"
     )
+    rate_limit: float = Field(
+        default=0,
+        ge=0,
+        description="requests per second allowed to each client (its API key, else its "
+        "address) on /v1, per worker process; past it 429 with Retry-After. 0: no limit",
+    )
+    rate_limit_burst: int | None = Field(
+        default=None,
+        gt=0,
+        description="requests a client may send at once before the rate applies; default: one "
+        "second's worth (at least 1)",
+    )
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
@@ -72,6 +85,13 @@ class Settings(BaseSettings):
         if any(not key.strip() for key in keys):
             raise ValueError("API keys must not be blank")
         return keys
+
+    @property
+    def rate_limit_burst_size(self) -> int:
+        """The token bucket's size: `rate_limit_burst`, else one second's worth (at least 1)."""
+        if self.rate_limit_burst is not None:
+            return self.rate_limit_burst
+        return max(1, math.ceil(self.rate_limit))
 
     @property
     def pipeline_model(self) -> str | None:

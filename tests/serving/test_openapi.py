@@ -53,9 +53,18 @@ def test_openapi_matches_snapshot() -> None:
 
 def test_openapi_documents_every_endpoint_and_error() -> None:
     schema = current_schema()
-    assert set(schema["paths"]) == {"/v1/extract", "/v1/ae/code", "/health", "/ready", "/metrics"}
-    extract = schema["paths"]["/v1/extract"]["post"]
-    assert {"200", "400", "401", "413", "415", "422", "503"} <= set(extract["responses"])
+    assert set(schema["paths"]) == {
+        "/v1/extract",
+        "/v1/ae/code",
+        "/v1/criteria/parse",
+        "/v1/prescreen",
+        "/health",
+        "/ready",
+        "/metrics",
+    }
+    for path in ("/v1/extract", "/v1/ae/code", "/v1/criteria/parse", "/v1/prescreen"):
+        responses = set(schema["paths"][path]["post"]["responses"])
+        assert {"200", "400", "401", "413", "415", "422", "503"} <= responses, path
     assert "ExtractDocument" in schema["components"]["schemas"]
     assert "Entity" in schema["components"]["schemas"]  # the core type, not a copy
     assert {"APIKeyHeader", "HTTPBearer"} <= set(schema["components"]["securitySchemes"])
