@@ -95,14 +95,24 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
-def parse_result(rid: str | None, text: str, nlp: Language) -> dict[str, Any]:
+def parse_result(
+    rid: str | None,
+    text: str,
+    nlp: Language,
+    *,
+    min_age: str | float | None = None,
+    max_age: str | float | None = None,
+    sex: str | None = None,
+) -> dict[str, Any]:
     """The JSON of one parsed section, or its error record: the parser's own errors keep
-    their code (`no_criteria`, ...), anything else is `processing_failed` (class name only:
-    a message could quote the text). Shared by the CLI and `POST /v1/criteria/parse`."""
+    their code (`no_criteria`, `bad_field`, ...), anything else is `processing_failed` (class
+    name only: a message could quote the text). `min_age`/`max_age`/`sex` are
+    ClinicalTrials.gov's structured fields ("18 Years", "All"). Shared by the CLI and
+    `POST /v1/criteria/parse`."""
     from eligo.criteria.parse import CriteriaError, parse
 
     try:
-        criteria = parse(text, id=rid, nlp=nlp)
+        criteria = parse(text, id=rid, nlp=nlp, min_age=min_age, max_age=max_age, sex=sex)
     except CriteriaError as err:
         return RecordError(rid, ERROR_CODES.get(err.code, err.code), str(err)).to_json()
     except Exception as err:  # one bad section must not sink the run
@@ -117,7 +127,16 @@ def parse_records(records: Iterable[Note | RecordError], nlp: Language) -> Itera
         if isinstance(record, RecordError):
             yield record.to_json()
         else:
-            yield parse_result(record.id, record.text, nlp)
+            fields = record.fields or {}
+            yield parse_result(
+                record.id,
+                record.text,
+                nlp,
+                min_age=fields.get("min_age"),
+                max_age=fields.get("max_age"),
+                # ClinicalTrials.gov exports call it "gender"
+                sex=fields.get("sex", fields.get("gender")),
+            )
 
 
 def _parse(args: argparse.Namespace) -> int:

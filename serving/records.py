@@ -23,6 +23,8 @@ class Note:
     id: str
     text: str
     targets: Any = None  # raw JSON, validated by eligo.nlp.targets.check_targets
+    #: the record's other fields, for commands that read more than text (trial age/sex)
+    fields: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,8 @@ def read_jsonl(
         except InputError as err:
             yield RecordError(rid, err.code, f"line {lineno}: {err.message}")
             continue
-        yield Note(rid, text, obj.get("targets"))
+        rest = {k: v for k, v in obj.items() if k not in ("id", "text", "targets")}
+        yield Note(rid, text, obj.get("targets"), rest or None)
 
 
 class UsageError(Exception):

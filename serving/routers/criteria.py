@@ -42,6 +42,11 @@ class CriteriaDocument(BaseModel):
         description="the eligibility section (inclusion and exclusion criteria), at most "
         "ELIGO_MAX_DOCUMENT_CHARS characters"
     )
+    min_age: str | float | None = Field(
+        default=None, description='ClinicalTrials.gov minimum age: "18 Years", "6 Months", 18'
+    )
+    max_age: str | float | None = Field(default=None, description='e.g. "75 Years", "N/A"')
+    sex: str | None = Field(default=None, description='"All", "Female" or "Male"')
 
 
 class CriteriaBatch(BaseModel):
@@ -77,7 +82,15 @@ def run_parse(service: Service, items: list[Item | RecordError]) -> list[dict[st
         if isinstance(item, RecordError):
             results.append(item.to_json())
             continue
-        result = parse_result(item.id, item.text, nlp)
+        record = item.record
+        result = parse_result(
+            item.id,
+            item.text,
+            nlp,
+            min_age=getattr(record, "min_age", None),
+            max_age=getattr(record, "max_age", None),
+            sex=getattr(record, "sex", None),
+        )
         error = result.get("error")
         if error and item.index is not None:
             error["message"] = f"documents[{item.index}]: {error['message']}"

@@ -180,3 +180,20 @@ def test_openapi_documents_the_route(client: TestClient) -> None:
     ok = post["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]
     refs = [r["$ref"].rsplit("/", 1)[1] for r in ok]
     assert refs[0].startswith("Criteria") and refs[1] == "CriteriaBatchResult"
+
+
+def test_structured_age_and_sex_fields(client: TestClient) -> None:
+    body = {"text": SECTION, "min_age": "21 Years", "max_age": "65 Years", "sex": "Male"}
+    response = client.post(ROUTE, json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["demographics"] == {
+        "min_age": 21,
+        "max_age": 65,
+        "sex": "male",
+        "pregnancy_excluded": False,
+        "breastfeeding_excluded": False,
+    }
+    bad = client.post(ROUTE, json={"documents": [{"text": SECTION, "sex": "sometimes"}]})
+    assert bad.status_code == 200
+    (item,) = bad.json()["results"]
+    assert item["error"]["code"] == "bad_field"

@@ -243,3 +243,21 @@ def test_console_script_reads_stdin() -> None:
     assert line["id"] == "stdin"
     assert len(line["criteria"]) == 4
     assert "stroke" not in done.stderr
+
+
+def test_jsonl_structured_age_and_sex_fields(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ClinicalTrials.gov's structured fields override and complete what the text says
+    records = [
+        {"id": "ct1", "text": OTHER, "min_age": "21 Years", "max_age": "N/A", "gender": "Female"},
+        {"id": "ct2", "text": OTHER, "min_age": "eighteen-ish"},
+    ]
+    path = tmp_path / "trials.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    code, (good, bad), _ = run(["criteria", "parse", "--input", str(path), "--no-model"], capsys)
+    assert code == 1
+    assert good["demographics"]["min_age"] == 21 and good["demographics"]["max_age"] is None
+    assert good["demographics"]["sex"] == "female"
+    assert bad["id"] == "ct2" and bad["error"]["code"] == "bad_field"
+    assert "eighteen-ish" in bad["error"]["message"]
