@@ -715,9 +715,11 @@ def find_negations(text: str) -> list[Mark]:
         if re.search(r"(?i)\bwith\s+or\s+$", text[max(0, m.start() - 10) : m.start()]):
             continue  # "with or without X" asks nothing about X
         if word in ("no", "not") and re.match(
-            r"\s*(?:\d|later|earlier|longer|sooner)", text[m.end() :]
+            r"\s*(?:\d|later|earlier|longer|sooner|more|greater|higher|less|lower|fewer|"
+            r"exceeding|to exceed|above|below|over|under)\b",
+            text[m.end() :],
         ):
-            continue  # "no later than", "not 2"
+            continue  # "no later than", "not 2", "no greater than 2.5 x ULN": comparators
         end = _scope_end(text, m.end(), ",;:")
         stop = re.search(
             r"\b(?:but|except|other than|unless|excluding|with the exception|however)\b|\.\s",

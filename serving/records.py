@@ -74,6 +74,14 @@ def check_text(text: object, *, max_chars: int = MAX_CHARS) -> str:
         )
     if "\x00" in text:
         raise InputError("binary_input", "text contains NUL characters: it looks binary")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:  # a JSON "\ud800" escape decodes to a lone surrogate
+        raise InputError(
+            "invalid_text",
+            f"text has an unpaired UTF-16 surrogate at character {err.start} "
+            "(a lone \\ud800-\\udfff escape): not valid Unicode",
+        ) from None
     return text
 
 

@@ -81,6 +81,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _described(413, "document, batch or request body over the configured limits"),
     415: _described(415, "content type other than application/json"),
     422: _described(422, "body or parameters do not match the schema"),
+    429: _described(429, "over the per-client rate limit (ELIGO_RATE_LIMIT); see Retry-After"),
     503: _described(503, "the pipeline is not loaded yet"),
 }
 

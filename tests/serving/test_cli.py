@@ -125,6 +125,22 @@ def test_too_large_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "over the limit of 50" in line["error"]["message"]
 
 
+def test_lone_surrogate_is_an_error_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # json.dumps writes "\ud800" as an escape: valid JSON, not valid Unicode
+    lines = [
+        json.dumps({"id": "s", "text": "Fever \ud800 and cough."}),
+        json.dumps({"id": "ok", "text": NOTE}),
+    ]
+    path = write_jsonl(tmp_path / "s.jsonl", lines)
+    code, (bad, good), _ = run(["extract", "--input", str(path)], capsys)
+    assert code == 1
+    assert bad["error"]["code"] == "invalid_text"
+    assert "unpaired UTF-16 surrogate at character 6" in bad["error"]["message"]
+    assert "error" not in good
+
+
 def test_bad_files_become_error_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = tmp_path / "good.txt"
     good.write_text(NOTE, encoding="utf-8")
