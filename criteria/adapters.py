@@ -32,6 +32,7 @@ from eligo.criteria.types import CodeOrigin, Fact, FactKind, FactSource, Patient
 from eligo.nlp.extract import make_doc, pipe_isolating, to_entities
 from eligo.nlp.resources import read_tsv
 from eligo.nlp.types import Code, Entity
+from eligo.nlp.values import normalize_unit
 
 # Code system names: eligo's lexicons name theirs "ICD-10-CM", "LOINC", "DrugBank", "HPO",
 # "UMLS", ...; chart vocabularies follow the same style.
@@ -331,19 +332,52 @@ def _entity_facts(ent: Entity, note: _Note) -> list[Fact]:
     # A range or an inequality ("creatinine < 1.5") is not one measured value.
     if value is not None and value.comparator in (None, "="):
         number = value.value
+    reference: dict[str, Any] = {}
+    if number is not None and value is not None:
+        # "ALT 118 U/L (ULN 40)", "(reference 7-40 U/L)": the lab's own limits, so criteria
+        # written as multiples of the ULN/LLN can be checked
+        ref = _REFERENCE.match(note.text, value.end)
+        if ref is not None and ref["uln"]:
+            reference["reference_high"] = float(ref["uln"])
+        elif ref is not None and ref["high"]:
+            reference["reference_low"] = float(ref["low"])
+            reference["reference_high"] = float(ref["high"])
+    readings = [(number, unit if number is not None else None)]
+    if number is not None and value is not None:
+        # "FEV1 1.62 L (58% predicted)", "Hgb 9.0 g/dL (90 g/L)": the same result in a second
+        # unit; a criterion may ask for either
+        also = _SECOND_VALUE.match(note.text, value.end)
+        second_unit = normalize_unit(also["unit"]) if also else None
+        if also and second_unit and second_unit != unit:
+            readings.append((float(also["value"].replace(",", "")), second_unit))
     return [
         Fact(
             kind=kind,
             text=ent.text,
             codes=list(ent.codes),
             date=note.date,
-            value=number,
-            unit=unit if number is not None else None,
+            value=reading,
+            unit=reading_unit,
             source=source,
             code_sources={f"{c.system}|{c.code}": "lexicon" for c in ent.codes},
+            **(reference if reading_unit == unit else {}),
             **flags,
         )
+        for reading, reading_unit in readings
     ]
+
+
+_REFERENCE = re.compile(
+    r"\s*[(\[,;]\s*(?:(?:ULN|upper limit(?: of normal)?)\s*(?:=|:|of|is)?\s*"
+    r"(?P<uln>\d+(?:\.\d+)?)"
+    r"|(?:ref(?:erence)?(?: range)?|normal(?: range)?|RR|nl)\s*:?\s*"
+    r"(?P<low>\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(?P<high>\d+(?:\.\d+)?))",
+    re.IGNORECASE,
+)
+_SECOND_VALUE = re.compile(
+    r"\s*[(\[,;]\s*(?:or\s+|=\s*)?(?P<value>\d[\d,]*(?:\.\d+)?)\s*"
+    r"(?P<unit>%|[A-Za-zµμ][A-Za-z0-9µμ/^*.]*)(?:\s+(?:of\s+)?pred(?:icted)?\b)?"
+)
 
 
 def _note_facts(patient_id: str, notes: Sequence[_Note], nlp: Language) -> list[Fact]:

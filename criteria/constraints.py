@@ -69,6 +69,7 @@ class Patterns(BaseModel):
     childbearing: list[str]
     age_context: list[str]
     generic_heads: list[str]
+    administrative: list[str]  # regular expressions
 
 
 @lru_cache(maxsize=1)
@@ -252,6 +253,7 @@ class Compiled:
         self.roman_piece = re.compile(roman)
         self.qualifier = re.compile(_alt(qualifier_words), re.IGNORECASE)
         self.exception = re.compile(_alt(pats.exception_triggers), re.IGNORECASE)
+        self.administrative = re.compile("|".join(pats.administrative), re.IGNORECASE)
         self.negation = re.compile(
             _alt(pats.negation_triggers)
             + r"(?!\s+(?:more|less|greater|fewer|longer|higher|lower|later|earlier)\s+than)"

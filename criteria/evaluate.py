@@ -39,6 +39,11 @@ any child is true, NOT swaps true and false and keeps unknown. The decisions, st
 - **Status**: excluded if an inclusion is not_met or an exclusion met; eligible if every
   inclusion is met and every exclusion not_met; needs_review otherwise (and when there is
   nothing to check). Trial-level demographics (age limits, sex) are checked as inclusions.
+  Two kinds of criterion are reported but not counted (`in_status=False`): sub-bullets,
+  which their parent's rule already combines ("any of the following: A, B" is one OR, not
+  two inclusions), and administrative criteria no chart can decide (consent, willingness to
+  comply, investigator judgement, other studies): `eligible` means likely eligible,
+  to be confirmed with the patient at the visit, as a coordinator prescreens.
 - **Score** (ranking): 0 when excluded, else the share of criteria resolved favourably
   (inclusion met, exclusion not_met); eligible patients score 1.
 """
@@ -53,6 +58,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from eligo.criteria.match import ConceptMatcher, MatchNode, code_keys, codes_match
+from eligo.criteria.parse import ADMINISTRATIVE
 from eligo.criteria.types import (
     AndNode,
     ConceptNode,
@@ -150,13 +156,17 @@ def evaluate(
     results = _trial_demographics(criteria, chart)
     for criterion in criteria.criteria:
         out = _eval(criterion.rule, chart, false_ok=criterion.kind == "exclusion")
+        rule = criterion.rule
+        administrative = isinstance(rule, UnstructuredNode) and rule.reason == ADMINISTRATIVE
         results.append(
             CriterionResult(
                 kind=criterion.kind,
                 text=criterion.text,
                 verdict=_verdict(out.value),
                 evidence=out.evidence,
-                reason=out.reason,
+                reason=ADMINISTRATIVE if administrative else out.reason,
+                # a sub-bullet is decided through its parent's rule, once
+                in_status=criterion.parent is None and not administrative,
             )
         )
     status, score = status_and_score(results)
@@ -177,6 +187,7 @@ def status_and_score(
     results: Sequence[CriterionResult],
 ) -> tuple[Status, float]:
     """Overall status and ranking score from per-criterion verdicts (see module docstring)."""
+    results = [r for r in results if r.in_status]
     if not results:
         return "needs_review", 0.0
     favourable = 0

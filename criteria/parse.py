@@ -50,6 +50,8 @@ from eligo.criteria.types import (
 
 ErrorCode = Literal["empty", "not_text", "no_criteria", "bad_field"]
 NO_CONCEPT = "no computable concept"
+#: consent, willingness, compliance, investigator judgement, other studies: not chart facts
+ADMINISTRATIVE = "administrative: confirm with the patient or the investigator"
 
 
 class CriteriaError(ValueError):
@@ -698,6 +700,12 @@ def _clause_rule(a: _Analysis, span: tuple[int, int]) -> Rule | None:
 
 
 def _criterion_rule(a: _Analysis) -> Rule:
+    if cons.compiled().administrative.search(a.text) and not any(
+        e.codes for e in a.entities if e.domain != "demographic"
+    ):
+        # "Unable to comply with study visits", "any condition that, in the opinion of the
+        # investigator, ...": no chart decides these (a concept with codes still counts)
+        return UnstructuredNode(text=a.text, reason=ADMINISTRATIVE)
     rules = [r for r in (_clause_rule(a, span) for span in a.clauses) if r is not None]
     if not rules:
         return UnstructuredNode(text=a.text, reason=NO_CONCEPT)

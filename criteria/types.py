@@ -309,6 +309,12 @@ class CriterionResult(BaseModel):
     verdict: Verdict
     evidence: list[Evidence] = Field(default_factory=list)
     reason: str = Field(default="", description="one line: why this verdict")
+    in_status: bool = Field(
+        default=True,
+        description="False for a sub-criterion (its parent's rule combines it) and for a "
+        "criterion no chart can decide (consent, willingness, investigator judgement): "
+        "listed for the coordinator, not counted in the status",
+    )
 
 
 class Screening(BaseModel):

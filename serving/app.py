@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+        service.close()
 
     app = FastAPI(
         title="eligo",

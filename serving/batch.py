@@ -610,9 +610,10 @@ def _note(
         except UnicodeDecodeError:
             return RecordError(rid, "invalid_encoding", f"{where}: text is not valid UTF-8")
     try:
-        text = check_text(text, max_chars=max_chars)
-        if any("\udc80" <= ch <= "\udcff" for ch in text):  # surrogateescape'd bytes
+        if isinstance(text, str) and any("\udc80" <= ch <= "\udcff" for ch in text):
+            # surrogateescape'd bytes of a CSV row that is not UTF-8
             raise InputError("invalid_encoding", "text is not valid UTF-8")
+        text = check_text(text, max_chars=max_chars)
     except InputError as err:
         return RecordError(rid, err.code, f"{where}: {err.message}")
     patient = obj.get("patient_id")

@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     ort_threads: int = Field(
         default=0, ge=0, description="ONNX Runtime intra-op threads (0: runtime default)"
     )
+    microbatch_docs: int = Field(
+        default=8,
+        ge=1,
+        description="with the NER model: run up to this many documents of concurrent "
+        "/v1/extract requests through the pipeline together (1: off)",
+    )
+    microbatch_ms: float = Field(
+        default=5.0,
+        ge=0,
+        le=1000,
+        description="how long the micro-batcher waits for more documents (milliseconds)",
+    )
     rate_limit: float = Field(
         default=0,
         ge=0,

@@ -66,7 +66,8 @@ EVIDENCE = (
     "matched_by VARCHAR, note VARCHAR)"
 )
 CRITERION = (
-    f'STRUCT(kind VARCHAR, "text" VARCHAR, verdict VARCHAR, reason VARCHAR, evidence {EVIDENCE}[])'
+    f'STRUCT(kind VARCHAR, "text" VARCHAR, verdict VARCHAR, reason VARCHAR, '
+    f"in_status BOOLEAN, evidence {EVIDENCE}[])"
 )
 
 #: the prescreen JSONL line (a `Screening`), result and error rows together
@@ -111,7 +112,7 @@ PRESCREEN_TABLES: dict[str, str] = {
     "criteria": """
         patient_id VARCHAR NOT NULL, trial VARCHAR, criterion_index INTEGER NOT NULL,
         kind VARCHAR NOT NULL, "text" VARCHAR NOT NULL, verdict VARCHAR NOT NULL,
-        reason VARCHAR, evidence_count INTEGER NOT NULL""",
+        reason VARCHAR, in_status BOOLEAN, evidence_count INTEGER NOT NULL""",
     "evidence": """
         patient_id VARCHAR NOT NULL, trial VARCHAR, criterion_index INTEGER NOT NULL,
         evidence_index INTEGER NOT NULL, "text" VARCHAR, source_kind VARCHAR,
@@ -247,7 +248,7 @@ def _prescreen_inserts(con: Any) -> None:
             SELECT r.id, r.trial, i AS criterion_index, r.criteria[i] AS c
             FROM raw r, range(1, len(r.criteria) + 1) t(i) WHERE r.error IS NULL;
         INSERT INTO criteria SELECT id, trial, criterion_index, c.kind, c.text, c.verdict,
-            c.reason, len(c.evidence) FROM crit;
+            c.reason, c.in_status, len(c.evidence) FROM crit;
         INSERT INTO evidence SELECT id, trial, criterion_index, j, c.evidence[j].text,
             c.evidence[j].source.kind, c.evidence[j].source.id, c.evidence[j].source.resource,
             c.evidence[j].source.start, c.evidence[j].source.end, c.evidence[j].date,

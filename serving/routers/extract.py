@@ -99,7 +99,9 @@ def run_extract(service: Service, items: list[Item | RecordError]) -> list[dict[
             continue
         pending.append((len(results), item, doc))
         results.append(None)
-    processed = pipe_isolating(nlp, [doc for _, _, doc in pending])
+    docs = [doc for _, _, doc in pending]
+    # concurrent requests share model batches (serving/microbatch.py) when the model is loaded
+    processed = service.batcher.run(docs) if service.batcher else pipe_isolating(nlp, docs)
     for (slot, item, _), done in zip(pending, processed, strict=True):
         if isinstance(done, Exception):
             message = f"the pipeline failed on this document ({type(done).__name__})"

@@ -563,3 +563,26 @@ def test_read_chart_jsonl_bad_encoding_is_one_error(tmp_path: Path, nlp: Languag
         "line is not UTF-8 text",
     )
     assert isinstance(good, PatientFacts) and good.id == "b"
+
+
+def test_note_values_in_a_second_unit_and_reference_limits(nlp: Language) -> None:
+    text = (
+        "Spirometry: FEV1 1.62 L (58% predicted). Hgb 9.0 g/dL (90 g/L).\n"
+        "ALT 118 U/L (ULN 40 U/L), AST 74 U/L. Bilirubin 1.0 mg/dL (reference 0.3-1.2).\n"
+        "HbA1c 8.1% (2026-03-01). Creatinine 1.1 mg/dL, eGFR 55."
+    )
+    facts = from_record({"id": "v", "notes": [{"date": "2026-05-01", "text": text}]}, nlp=nlp)
+    got = {(f.text, f.value, f.unit, f.reference_low, f.reference_high) for f in facts.facts}
+    assert {
+        ("FEV1", 1.62, "L", None, None),
+        ("FEV1", 58.0, "%", None, None),
+        ("Hgb", 9.0, "g/dL", None, None),
+        ("Hgb", 90.0, "g/L", None, None),
+        ("ALT", 118.0, "U/L", None, 40.0),
+        ("AST", 74.0, "U/L", None, None),
+        ("Bilirubin", 1.0, "mg/dL", 0.3, 1.2),
+        ("HbA1c", 8.1, "%", None, None),
+        ("Creatinine", 1.1, "mg/dL", None, None),
+    } <= got
+    # a date in brackets and the next lab after a comma are not second values
+    assert sum(1 for f in facts.facts if f.text in ("HbA1c", "Creatinine")) == 2

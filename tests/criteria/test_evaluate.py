@@ -638,3 +638,52 @@ def test_medication_window_of_zero_days(matcher: ConceptMatcher) -> None:
         )
     )
     assert verdict(today_only, ended, matcher, "exclusion") == "not_met"
+
+
+def test_sub_bullets_are_decided_through_their_parent(matcher: ConceptMatcher) -> None:
+    # "Any of the following: type 2 diabetes, stroke" as an inclusion: one OR, not two
+    # inclusions (stroke absent must not exclude a diabetic)
+    dm = ConceptNode(domain="condition", text="type 2 diabetes", codes=T2DM)
+    stroke = ConceptNode(domain="condition", text="stroke", codes=STROKE)
+    criteria = Criteria(
+        id="T1",
+        criteria=[
+            Criterion(
+                kind="inclusion", text="Any of", start=0, end=6, rule=OrNode(children=[dm, stroke])
+            ),
+            Criterion(kind="inclusion", text="diabetes", start=7, end=15, rule=dm, parent=0),
+            Criterion(kind="inclusion", text="stroke", start=16, end=22, rule=stroke, parent=0),
+        ],
+    )
+    chart = patient(fact("type 2 diabetes", codes=T2DM, source=FHIR), fact("asthma"))
+    result = evaluate(criteria, chart, index_date=INDEX, matcher=matcher)
+    assert [c.in_status for c in result.criteria] == [True, False, False]
+    assert result.criteria[0].verdict == "met"
+    assert result.status == "eligible"
+
+
+def test_administrative_criteria_do_not_block_eligible(matcher: ConceptMatcher) -> None:
+    from eligo.criteria.parse import ADMINISTRATIVE
+
+    dm = ConceptNode(domain="condition", text="type 2 diabetes", codes=T2DM)
+    consent = UnstructuredNode(text="Able to give informed consent", reason=ADMINISTRATIVE)
+    vague = UnstructuredNode(text="Adequate organ function", reason="no computable concept")
+    chart = patient(fact("type 2 diabetes", codes=T2DM, source=FHIR))
+
+    def screen(*rules: Rule) -> Any:
+        criteria = Criteria(
+            id="T1",
+            criteria=[
+                Criterion(kind="inclusion", text=f"c{i}", start=0, end=1, rule=r)
+                for i, r in enumerate(rules)
+            ],
+        )
+        return evaluate(criteria, chart, index_date=INDEX, matcher=matcher)
+
+    result = screen(dm, consent)
+    assert result.status == "eligible"
+    assert result.criteria[1].verdict == "unknown" and not result.criteria[1].in_status
+    assert result.criteria[1].reason == ADMINISTRATIVE
+    # text the parser could not structure is still a criterion to review
+    assert screen(dm, vague).status == "needs_review"
+    assert screen(consent).status == "needs_review"  # nothing decided

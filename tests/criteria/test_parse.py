@@ -204,7 +204,25 @@ def test_pregnancy_and_childbearing(section: Criteria) -> None:
 
 def test_unstructured_is_kept_with_a_reason(section: Criteria) -> None:
     rule = _find(section, "Signed informed consent").rule
-    assert isinstance(rule, UnstructuredNode) and rule.reason == "no computable concept"
+    assert isinstance(rule, UnstructuredNode) and rule.reason.startswith("administrative")
+
+
+@pytest.mark.parametrize(
+    ("text", "administrative"),
+    [
+        ("Unwilling or unable to comply with the study visit schedule", True),
+        ("Judged by the investigator to be unlikely to comply with study procedures", True),
+        ("Any condition that, in the opinion of the investigator, would interfere", True),
+        ("Participation in another interventional study within 30 days", True),
+        # a coded concept keeps the criterion computable
+        ("Uncontrolled hypertension in the opinion of the investigator", False),
+        ("Life expectancy of less than 3 months", False),
+    ],
+)
+def test_administrative_criteria(nlp: Language, text: str, administrative: bool) -> None:
+    rule = _one(nlp, text, "Exclusion").rule
+    is_admin = isinstance(rule, UnstructuredNode) and rule.reason.startswith("administrative")
+    assert is_admin == administrative
 
 
 def test_observation_value(section: Criteria) -> None:

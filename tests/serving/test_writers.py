@@ -234,7 +234,7 @@ def test_prescreen_duckdb_and_parquet(tmp_path: Path) -> None:
                             "eligo"]  # fmt: skip
     crit = schema.field("criteria").type.value_type
     assert [crit.field(i).name for i in range(crit.num_fields)] == [
-        "kind", "text", "verdict", "reason", "evidence",
+        "kind", "text", "verdict", "reason", "in_status", "evidence",
     ]  # fmt: skip
     assert pq.read_table(written["parquet"]).num_rows == 3
 
