@@ -359,6 +359,7 @@ def _entity_facts(ent: Entity, note: _Note) -> list[Fact]:
             value=reading,
             unit=reading_unit,
             source=source,
+            section=ent.section,
             code_sources={f"{c.system}|{c.code}": "lexicon" for c in ent.codes},
             **(reference if reading_unit == unit else {}),
             **flags,

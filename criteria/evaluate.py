@@ -83,6 +83,7 @@ from eligo.criteria.types import (
     ValueConstraint,
     Verdict,
 )
+from eligo.nlp.types import Code
 
 #: A medication mentioned (not as history) in a note at most this old is taken as current.
 CURRENT_NOTE_DAYS = 365
@@ -97,6 +98,28 @@ MAX_EVIDENCE = 5
 #: A chart documents the patient's clinical history when it holds facts of these kinds; then
 #: a condition or procedure it never mentions may be taken as absent (closed-world rule).
 _HISTORY = ("condition", "observation", "procedure", "device")
+#: Only lists count as documenting a kind: structured records (a FHIR/OMOP problem or
+#: medication list) and note sections that list history or medications. A note without
+#: such a list ("telehealth medication check: sertraline, PHQ-9 17") says nothing about
+#: what it does not mention.
+_LIST_SECTIONS = {
+    "condition": frozenset(
+        {
+            "past_medical_history",
+            "problem_list",
+            "past_surgical_history",
+            "admission_diagnoses",
+            "discharge_diagnoses",
+        }
+    ),
+    "procedure": frozenset({"past_surgical_history", "procedures", "past_medical_history"}),
+    "drug": frozenset({"medications"}),
+}
+#: Before a missing record is taken as absent, no chart fact of that kind may be this close
+#: (MiniLM cosine) to the concept: "intentional overdose" for "suicide attempt" (0.66),
+#: "epilepsy" for "seizure disorder" (0.78) make it unknown, for a person to read, instead.
+#: Unrelated pairs score lower ("stroke" / "hypertension" 0.26, "asthma" / "COPD" 0.39).
+DOUBT_SIMILARITY = 0.60
 _GROUP = {_HISTORY: "clinical history", ("drug",): "medication"}
 _CURRENT_QUALIFIERS = frozenset({"active", "current", "currently", "ongoing", "present"})
 
@@ -295,6 +318,37 @@ def _verdict(value: bool | None) -> Verdict:
 _LAST: list[_Chart] = []  # the last prepared chart, reused while the same patient is screened
 
 
+def _lists(fact: Fact) -> bool:
+    """Is the fact part of a list that documents its kind (see `_LIST_SECTIONS`)?"""
+    if fact.source.kind != "note":
+        return True
+    return fact.section in _LIST_SECTIONS.get(fact.kind, frozenset())
+
+
+def _doubt(
+    label: str, codes: Sequence[Code], chart: _Chart, kinds: tuple[str, ...]
+) -> tuple[Fact, float] | None:
+    """The chart fact closest to an unmatched concept, when it is close enough to doubt
+    that the concept is absent (`DOUBT_SIMILARITY`); None without the semantic step. A fact
+    whose codes share a system with the concept's is not a doubt: its codes already say it
+    is another concept ("type 2 diabetes", E11, is not "type 1 diabetes", E10)."""
+    matcher = chart.matcher
+    if not matcher.semantic:
+        return None
+    node_keys = code_keys(codes)
+    best: tuple[Fact, float] | None = None
+    for fact, _ in chart.facts:
+        if fact.kind not in kinds or fact.negated or fact.family or fact.hypothetical:
+            continue
+        fact_systems = {system for system, _ in code_keys(fact.codes)}
+        if fact_systems & {system for system, _ in node_keys}:
+            continue
+        score = matcher.similarity(label, fact.text)
+        if score >= DOUBT_SIMILARITY and (best is None or score > best[1]):
+            best = (fact, score)
+    return best
+
+
 def _prepare(
     patient: PatientFacts, index: date, matcher: ConceptMatcher, closed_world: bool
 ) -> _Chart:
@@ -439,6 +493,7 @@ def _decide(
     *,
     absence_ok: bool,
     coded: bool = True,
+    codes: Sequence[Code] = (),
 ) -> _Out:
     """Presence of a concept from sorted facts, in order of strength (module docstring)."""
     counter = found.ignored + found.ambiguous + found.absent + found.past + found.outside
@@ -471,6 +526,14 @@ def _decide(
             f"{label}: {found.outside[0].note}; none recorded in the window",
         )
     if absence_ok and chart.closed_world and covered:
+        near = _doubt(label, codes, chart, kinds)
+        if near is not None:
+            fact, score = near
+            return _Out(
+                None,
+                [_evidence(fact, None, "semantic", f"similar ({score:.2f}), not a match")],
+                f"{label}: no exact record, but {fact.text!r} is close ({score:.2f}): review",
+            )
         return _Out(
             False,
             found.ignored[:2],
@@ -526,7 +589,15 @@ def _concept(node: ConceptNode, chart: _Chart, *, absence_ok: bool) -> _Out:
                 found.outside.append(_evidence(fact, day, how, note))
                 continue
         found.present.append(_evidence(fact, day, how))
-    return _decide(found, node.text, chart, _HISTORY, absence_ok=absence_ok, coded=bool(node.codes))
+    return _decide(
+        found,
+        node.text,
+        chart,
+        _HISTORY,
+        absence_ok=absence_ok,
+        coded=bool(node.codes),
+        codes=node.codes,
+    )
 
 
 def _medication(node: MedicationNode | ConceptNode, chart: _Chart, *, absence_ok: bool) -> _Out:
@@ -579,7 +650,13 @@ def _medication(node: MedicationNode | ConceptNode, chart: _Chart, *, absence_ok
                 continue
         found.present.append(_evidence(fact, day, how, "historical" if fact.historical else None))
     return _decide(
-        found, node.text, chart, ("drug",), absence_ok=absence_ok, coded=bool(node.codes)
+        found,
+        node.text,
+        chart,
+        ("drug",),
+        absence_ok=absence_ok,
+        coded=bool(node.codes),
+        codes=node.codes,
     )
 
 

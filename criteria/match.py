@@ -6,9 +6,14 @@
    aliases). ICD-10-CM is hierarchical: a node coded E11 matches a fact coded E11.9, and a
    range code (E08-E13) matches any code inside it; never the reverse (a fact coded only
    "diabetes" does not prove "type 2 diabetes").
-2. ``crosswalk``: a code the adapter added to the fact from `corpora/crosswalk/`
-   (`Fact.code_sources`), or a fact code mapped through that table here, equals a node
-   code, or the reverse.
+2. ``crosswalk``: (a) *drug classes*: the node names a drug class of
+   `corpora/crosswalk/drug_classes.tsv` ("ACE inhibitor", "SSRIs", "strong CYP3A4
+   inhibitors") and the fact's text or one of its codes' display names contains a member
+   ("Lisinopril 10 MG Oral Tablet", "Humira"); (b) a code the adapter added to the fact from
+   `corpora/crosswalk/` (`Fact.code_sources`), or a fact code mapped through that table
+   here, equals a node code, or the reverse. A class node skips the semantic step: the
+   table, not embedding similarity, says which drugs a class holds ("SSRI" and "SNRI"
+   embed alike).
 3. ``lexicon``: both texts, coded by eligo's concept lexicons (the longest lexicon term in
    each text, or the lexicon codes the adapter recorded on the fact), share a code:
    "Metformin hydrochloride 500 MG Oral Tablet" and "metformin" are both DrugBank DB00331.
@@ -31,11 +36,13 @@ import csv
 import re
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from eligo.criteria.types import ConceptNode, Fact, MatchedBy, MeasurementNode, MedicationNode
+from eligo.nlp.resources import read_text
 from eligo.nlp.types import Code
 
 if TYPE_CHECKING:
@@ -105,7 +112,8 @@ _FHIR_TAG = re.compile(r"\s*\((?:disorder|finding|procedure|situation|observable
 
 _Key = tuple[str, str]  # (normalised system, normalised code)
 NodeKey = tuple[str, str, frozenset[_Key]]  # (domain, concept text, codes)
-FactKey = tuple[str, str, tuple[frozenset[_Key], frozenset[_Key], frozenset[_Key]]]
+# (kind, text, codes by origin, code display names)
+FactKey = tuple[str, str, tuple[frozenset[_Key], frozenset[_Key], frozenset[_Key]], frozenset[str]]
 
 
 @lru_cache(maxsize=4096)
@@ -128,8 +136,15 @@ def code_keys(codes: Iterable[Code]) -> frozenset[_Key]:
     return frozenset(out)
 
 
+#: ICD-10-CM codes that name a whole chapter block: "malignancy" / "cancer" is coded C80.1
+#: (malignant neoplasm, unspecified), which stands for every malignant neoplasm, C00-C96
+#: (codes here are normalised without the dot, see `_norm_code`).
+_UMBRELLA = {"C80": "C00-C96", "C801": "C00-C96", "C809": "C00-C96"}
+
+
 def _icd_covers(node_code: str, fact_code: str) -> bool:
     """ICD-10-CM: does the node's code (or range, "E08-E13") include the fact's code?"""
+    node_code = _UMBRELLA.get(node_code, node_code)
     if "-" in node_code:
         low, _, high = node_code.partition("-")
         return low <= fact_code[: len(low)] and fact_code[: len(high)] <= high
@@ -177,8 +192,12 @@ def _codes_by_origin(fact: Fact) -> tuple[frozenset[_Key], frozenset[_Key], froz
 
 
 def fact_key(fact: Fact) -> FactKey:
-    """What matching reads of a fact (kind, text, codes by origin): the cache key."""
-    return fact.kind, fact.text, _codes_by_origin(fact)
+    """What matching reads of a fact (kind, text, codes by origin, code displays): the
+    cache key."""
+    # displays only matter to the drug-class step; other kinds keep one key per concept
+    drug = fact.kind == "drug"
+    displays = frozenset(c.display for c in fact.codes if c.display and drug)
+    return fact.kind, fact.text, _codes_by_origin(fact), displays
 
 
 def _contains(haystack: list[str], needle: list[str]) -> bool:
@@ -251,6 +270,227 @@ class Crosswalk:
         return cls(pairs)
 
 
+class DrugClassTableError(ValueError):
+    """A row of the drug-class table is malformed (the message names the file and line)."""
+
+
+DRUG_CLASS_FILE = ("crosswalk", "drug_classes.tsv")
+_DRUG_CLASS_HEADER = ["class", "synonyms", "members"]
+
+# Words around a class name that do not change the class: "an SSRI", "concomitant
+# anticoagulant therapy", "TNF inhibitor treatment".
+_CLASS_LEAD = frozenset({"concomitant", "concurrent", "ongoing", "other", "any", "a", "an"})
+_ACRONYM_PLURAL = re.compile(r"\b([A-Z0-9][A-Z0-9-]*[A-Z0-9])s\b")
+_CLASS_TAIL = frozenset(
+    {"therapy", "treatment", "agent", "drug", "medication", "medicine", "use", "class"}
+)
+
+# Route words in a drug's text or display that put it outside a class meant systemically.
+# Topical, ophthalmic, otic, nasal and rectal forms act locally: ketoconazole shampoo is not
+# a strong CYP3A4 inhibitor, hydrocortisone cream or a fluticasone nasal spray is not a
+# systemic corticosteroid, tacrolimus ointment and cyclosporine eye drops are not
+# immunosuppressive therapy, diclofenac gel is not what an NSAID exclusion is about.
+# (Transdermal patches are systemic: fentanyl. Ophthalmic timolol has systemic beta-blocker
+# effects, so beta blockers are not filtered.)
+_LOCAL_ROUTE = frozenset(
+    {
+        "topical", "cream", "ointment", "lotion", "gel", "shampoo", "foam", "ophthalmic",
+        "eye", "otic", "ear", "nasal", "intranasal", "rectal", "enema", "suppository",
+        "vaginal", "dermal", "cutaneous", "mouthwash", "lozenge", "troche",
+    }
+)  # fmt: skip
+_SYSTEMIC_CLASSES = frozenset(
+    {
+        "systemic corticosteroids", "strong CYP3A4 inhibitors", "strong CYP3A4 inducers",
+        "azole antifungals", "calcineurin inhibitors", "immunosuppressants", "JAK inhibitors",
+        "macrolides", "fluoroquinolones", "NSAIDs", "COX-2 inhibitors",
+    }
+)  # fmt: skip
+# Inhaled corticosteroids: budesonide capsules (gut-acting) and nasal or skin forms are not.
+_INHALED_CLASSES = frozenset({"inhaled corticosteroids"})
+_ORAL_FORM = frozenset({"oral", "tablet", "capsule", "enteric"})
+
+
+def _inhaled(words: Sequence[str]) -> bool:
+    return any(w.startswith(("inhal", "nebul", "actuat")) or w == "mdi" for w in words)
+
+
+def class_key(text: str) -> str:
+    """How a criterion's class wording is looked up: concept words, lower case, without
+    framing words ("an", "concomitant", "... therapy") and a final plural "s"."""
+    # an acronym's plural: "SSRIs", "MAOIs", "EGFR-TKIs" (lower-cased, "-is" looks singular)
+    words = tokens(concept_text(_ACRONYM_PLURAL.sub(r"\1", text)))
+    while len(words) > 1 and words[0] in _CLASS_LEAD:
+        words = words[1:]
+    while len(words) > 1 and words[-1] in _CLASS_TAIL:
+        words = words[:-1]
+    if words:
+        last = words[-1]
+        # "SSRIs", "ARBs", "benzos"; not "ics" (ICS) nor words ending -ss/-us/-is
+        if len(last) > 3 and last.endswith("s") and not last.endswith(("ss", "us", "is")):
+            words[-1] = last[:-1]
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class DrugClass:
+    """A drug class: its name, the names criteria use for it, its member drugs."""
+
+    name: str
+    synonyms: tuple[str, ...]
+    members: tuple[str, ...]
+
+
+class DrugClasses:
+    """Drug class -> member drugs, from `corpora/crosswalk/drug_classes.tsv`.
+
+    `lookup(text)` finds the class a criterion names; `member_in(cls, text)` finds a member
+    of it in a drug's text (whole words, so "cortisone" is not found in "hydrocortisone").
+    """
+
+    def __init__(self, classes: Iterable[DrugClass] = ()) -> None:
+        self.classes: dict[str, DrugClass] = {}
+        self._by_key: dict[str, DrugClass] = {}
+        self._members: dict[str, dict[str, list[tuple[str, ...]]]] = {}
+        for drug_class in classes:
+            if drug_class.name in self.classes:
+                raise DrugClassTableError(f"drug class {drug_class.name!r} is listed twice")
+            self.classes[drug_class.name] = drug_class
+            for name in (drug_class.name, *drug_class.synonyms):
+                key = class_key(name)
+                other = self._by_key.get(key)
+                if not key or (other is not None and other.name != drug_class.name):
+                    raise DrugClassTableError(
+                        f"drug class name {name!r} of {drug_class.name!r} "
+                        + (f"is also a name of {other.name!r}" if other else "has no words")
+                    )
+                self._by_key[key] = drug_class
+            by_first: dict[str, list[tuple[str, ...]]] = {}
+            for member in drug_class.members:
+                words = tuple(tokens(member))
+                if not words:
+                    raise DrugClassTableError(
+                        f"member {member!r} of {drug_class.name!r} has no words"
+                    )
+                by_first.setdefault(words[0], []).append(words)
+            self._members[drug_class.name] = by_first
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    def lookup(self, text: str) -> DrugClass | None:
+        """The class `text` names ("an ACE inhibitor", "SSRIs"), or None."""
+        return self._by_key.get(class_key(text))
+
+    def member_in(self, drug_class: DrugClass, *texts: str) -> str | None:
+        """The member of `drug_class` that one of `texts` (a drug's text, its codes' display
+        names) names: "Lisinopril 10 MG Oral Tablet" -> "lisinopril"; else None. A form
+        whose route acts locally, in any of the texts, does not count for a class meant
+        systemically (see `_LOCAL_ROUTE`)."""
+        by_first = self._members.get(drug_class.name, {})
+        found = None
+        all_words: set[str] = set()
+        for text in texts:
+            words = tokens(_FHIR_TAG.sub("", text))
+            all_words.update(words)
+            for i, word in enumerate(words):
+                if found is not None:
+                    break
+                for member in by_first.get(word, ()):
+                    if tuple(words[i : i + len(member)]) == member:
+                        found = " ".join(member)
+                        break
+        if found is None:
+            return None
+        systemic = drug_class.name in _SYSTEMIC_CLASSES
+        inhaled_class = drug_class.name in _INHALED_CLASSES
+        if systemic or inhaled_class:
+            if _LOCAL_ROUTE & all_words:
+                return None
+            inhaled = _inhaled(sorted(all_words))
+            if systemic and inhaled:
+                return None
+            if inhaled_class and not inhaled and _ORAL_FORM & all_words:
+                return None
+        return found
+
+    @classmethod
+    def from_text(cls, text: str, *, source: str = "/".join(DRUG_CLASS_FILE)) -> DrugClasses:
+        """Parse and validate the table: header `class synonyms members`, then one row per
+        class (tab-separated, lists |-separated, members in lower case); '#' lines and blank
+        lines skipped.
+
+        Raises:
+            DrugClassTableError: naming the line and what is wrong with it.
+        """
+        classes: list[DrugClass] = []
+        seen: dict[str, tuple[str, int]] = {}  # lookup key -> (class, line)
+        names: dict[str, int] = {}
+        header_seen = False
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            where = f"corpora/{source} line {lineno}"
+            if not header_seen:
+                if fields != _DRUG_CLASS_HEADER:
+                    raise DrugClassTableError(
+                        f"{where}: header must be {' '.join(_DRUG_CLASS_HEADER)!r} "
+                        f"(tab-separated), got {line!r}"
+                    )
+                header_seen = True
+                continue
+            if len(fields) != 3:
+                raise DrugClassTableError(
+                    f"{where}: expected 3 tab-separated columns (class, synonyms, members), "
+                    f"got {len(fields)}"
+                )
+            name, synonyms, members = (f.strip() for f in fields)
+            if not name:
+                raise DrugClassTableError(f"{where}: empty class name")
+            syn = tuple(synonyms.split("|")) if synonyms else ()
+            mem = tuple(members.split("|")) if members else ()
+            if not mem:
+                raise DrugClassTableError(f"{where}: class {name!r} has no members")
+            for item in (*syn, *mem):
+                if not item.strip() or item != item.strip():
+                    raise DrugClassTableError(
+                        f"{where}: empty or padded entry {item!r} in a |-separated list"
+                    )
+            bad = [m for m in mem if m != m.lower()]
+            if bad:
+                raise DrugClassTableError(f"{where}: members must be lower case, got {bad}")
+            dupes = sorted({m for m in mem if mem.count(m) > 1})
+            if dupes:
+                raise DrugClassTableError(f"{where}: members listed twice: {dupes}")
+            try:
+                cls([DrugClass(name, syn, mem)])  # names and members must have words
+            except DrugClassTableError as err:
+                raise DrugClassTableError(f"{where}: {err}") from err
+            for label in (name, *syn):
+                key = class_key(label)
+                other = seen.get(key)
+                if other is not None and other[0] != name:
+                    raise DrugClassTableError(
+                        f"{where}: {label!r} of {name!r} is also a name of {other[0]!r} "
+                        f"(line {other[1]})"
+                    )
+                seen[key] = (name, lineno)
+            if name in names:
+                raise DrugClassTableError(f"{where}: class {name!r} already on line {names[name]}")
+            names[name] = lineno
+            classes.append(DrugClass(name, syn, mem))
+        if not header_seen:
+            raise DrugClassTableError(f"corpora/{source}: no header line")
+        return cls(classes)
+
+    @staticmethod
+    @lru_cache(maxsize=1)
+    def shipped() -> DrugClasses:
+        """The table shipped in `corpora/crosswalk/drug_classes.tsv`, read once."""
+        return DrugClasses.from_text(read_text(*DRUG_CLASS_FILE))
+
+
 class ConceptMatcher:
     """Match facts to criterion concepts by code, crosswalk, lexicon, text or embeddings.
 
@@ -260,6 +500,8 @@ class ConceptMatcher:
         semantic: use MiniLM embeddings as the last resort (loads the ONNX model on first
             need, ~0.5 s).
         crosswalk: code cross-references; by default those shipped in corpora/crosswalk.
+        drug_classes: drug class -> members; by default corpora/crosswalk/drug_classes.tsv
+            (an empty `DrugClasses()` turns the class step off).
         routes: the routes to try (default all); `("text",)` is plain string matching,
             the baseline the benchmark compares against.
     """
@@ -272,6 +514,7 @@ class ConceptMatcher:
         semantic: bool = True,
         semantic_threshold: float = SEMANTIC_THRESHOLD,
         crosswalk: Crosswalk | None = None,
+        drug_classes: DrugClasses | None = None,
         routes: Iterable[MatchedBy] | None = None,
     ) -> None:
         self._nlp = nlp
@@ -279,6 +522,7 @@ class ConceptMatcher:
         self.semantic = semantic
         self.semantic_threshold = semantic_threshold
         self.crosswalk = crosswalk if crosswalk is not None else Crosswalk.shipped()
+        self.drug_classes = drug_classes if drug_classes is not None else DrugClasses.shipped()
         self._pairs: dict[tuple[Any, Any], MatchedBy | None] = {}
         self._fact_ids: dict[FactKey, int] = {}
         self._fact_keys: list[FactKey] = []
@@ -286,6 +530,7 @@ class ConceptMatcher:
         self._pairs_by_id: dict[tuple[int, int], MatchedBy | None] = {}
         self._ids_lock = threading.Lock()  # ids must stay unique when threads share a matcher
         self._text_codes: dict[str, frozenset[_Key]] = {}
+        self._node_classes: dict[str, DrugClass | None] = {}  # node text -> class it names
         self._vectors: dict[str, Any] = {}
         self._encoder: SemanticMatcher | None = None
         self.routes = frozenset(routes or ("code", "crosswalk", "lexicon", "text", "semantic"))
@@ -359,6 +604,11 @@ class ConceptMatcher:
         domain = ConceptMatcher._node_key(node)[0]
         return fact.kind in _COMPATIBLE.get(domain, frozenset())
 
+    def drug_class(self, node: MatchNode) -> DrugClass | None:
+        """The drug class a drug node names ("an ACE inhibitor", "SSRIs"), or None."""
+        domain, text, _ = self._node_key(node)
+        return self.drug_classes.lookup(text) if domain == "drug" else None
+
     def match(self, node: MatchNode, fact: Fact) -> MatchedBy | None:
         """How `fact` matches `node`'s concept, or None when it does not."""
         return self.match_keys(self._node_key(node), fact_key(fact))
@@ -410,7 +660,15 @@ class ConceptMatcher:
             return self._pairs[pair]
         except KeyError:
             pass
-        result = self._decide(node_key[1], node_key[2], key[1], *key[2])
+        drug_class = None
+        if node_key[0] == "drug":
+            text = node_key[1]
+            if text not in self._node_classes:
+                self._node_classes[text] = self.drug_classes.lookup(text)
+            drug_class = self._node_classes[text]
+        result = self._decide(
+            node_key[1], node_key[2], key[1], *key[2], displays=key[3], drug_class=drug_class
+        )
         self._pairs[pair] = result
         return result
 
@@ -422,10 +680,19 @@ class ConceptMatcher:
         fact_codes: frozenset[_Key],
         fact_crosswalk: frozenset[_Key],
         fact_lexicon: frozenset[_Key],
+        *,
+        displays: frozenset[str] = frozenset(),
+        drug_class: DrugClass | None = None,
     ) -> MatchedBy | None:
         routes = self.routes
         if "code" in routes and codes_match(node_codes, fact_codes):
             return "code"
+        if (
+            drug_class is not None
+            and "crosswalk" in routes
+            and self.drug_classes.member_in(drug_class, fact_text, *sorted(displays))
+        ):
+            return "crosswalk"
         fact_x = fact_crosswalk
         node_x: frozenset[_Key] = frozenset()
         if len(self.crosswalk):
@@ -445,7 +712,12 @@ class ConceptMatcher:
         node_tokens = tokens(concept_text(node_text))
         if "text" in routes and _contains(tokens(concept_text(fact_text)), node_tokens):
             return "text"
-        if "semantic" in routes and self.semantic and not _comparable(node_all, fact_all):
+        if (
+            "semantic" in routes
+            and self.semantic
+            and drug_class is None
+            and not _comparable(node_all, fact_all)
+        ):
             a, b = concept_text(node_text), concept_text(fact_text)
             similarity = self.similarity(a, b)
             self.similarities.append((a, b, similarity))

@@ -194,7 +194,9 @@ def _analyse(text: str, kind: Kind, found: list[CriterionEntity]) -> _Analysis:
     exceptions = cons.find_exceptions(text)
     negations = cons.find_negations(text)
     clause_spans = cons.clauses(text)
-    ents = [e.model_copy(update={"qualifiers": list(e.qualifiers)}) for e in found]
+    ents = _drug_classes(
+        text, [e.model_copy(update={"qualifiers": list(e.qualifiers)}) for e in found]
+    )
 
     def clause_of(pos: int) -> int:
         for i, (s, e) in enumerate(clause_spans):
@@ -342,6 +344,56 @@ def _analyse(text: str, kind: Kind, found: list[CriterionEntity]) -> _Analysis:
         if any(m.start <= e.start < m.end for m in exceptions) and "exception" not in e.qualifiers:
             e.qualifiers.append("exception")
     return _Analysis(text, kind, ents, demo, exceptions, clause_spans, windows)
+
+
+def _drug_classes(text: str, ents: list[CriterionEntity]) -> list[CriterionEntity]:
+    """Mentions that together name a drug class become one drug ("biologic" + "DMARD" ->
+    "biologic DMARD"), and a mention naming a class is a drug whatever its label."""
+    from eligo.criteria.match import DrugClasses
+
+    classes = DrugClasses.shipped()
+    ents = sorted(ents, key=lambda e: (e.start, e.end))
+    out: list[CriterionEntity] = []
+    i = 0
+    while i < len(ents):
+        e = ents[i]
+        for j in range(min(len(ents), i + 3) - 1, i, -1):
+            joined = all(
+                not text[a.end : b.start].strip(" -")
+                for a, b in itertools.pairwise(ents[i : j + 1])
+            )
+            if joined and classes.lookup(text[e.start : ents[j].end]) is not None:
+                span = text[e.start : ents[j].end]
+                out.append(
+                    e.model_copy(
+                        update={"end": ents[j].end, "text": span, "domain": "drug", "codes": []}
+                    )
+                )
+                i = j + 1
+                break
+        else:
+            # words right after a mention may complete a class name the mention only starts
+            # ("biologic DMARD therapy": the concept finder saw "biologic" alone)
+            words = list(_WORD.finditer(text, e.end))[:3]
+            for k in range(len(words), 0, -1):
+                if text[e.end : words[k - 1].start()].strip(" -"):
+                    continue  # punctuation between: not one name
+                end = words[k - 1].end()
+                if classes.lookup(text[e.start : end]) is not None:
+                    e = e.model_copy(
+                        update={"end": end, "text": text[e.start : end], "domain": "drug"}
+                    )
+                    break
+            if e.domain != "drug" and classes.lookup(e.text) is not None:
+                e = e.model_copy(update={"domain": "drug"})
+            out.append(e)
+            i += 1
+            while i < len(ents) and ents[i].start < e.end:
+                i += 1  # mentions inside the extended name
+    return out
+
+
+_WORD = re.compile(r"[A-Za-z][\w/-]*")
 
 
 def _second_bound(text: str, last: tuple[list[CriterionEntity], int], fv: cons.FoundValue) -> bool:

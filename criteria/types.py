@@ -257,6 +257,9 @@ class Fact(BaseModel):
     hypothetical: bool = False
     family: bool = False
     uncertain: bool = False
+    section: str | None = Field(
+        default=None, description='the note section of a mention, e.g. "past_medical_history"'
+    )
     source: FactSource
     code_sources: dict[str, CodeOrigin] = Field(
         default_factory=dict,

@@ -65,13 +65,14 @@ class MicroBatcher:
             stop = False
             while count < self.max_docs:
                 remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
                 try:
-                    job = self._jobs.get(timeout=remaining) if remaining > 0 else None
+                    job = self._jobs.get(timeout=remaining)
                 except queue.Empty:
-                    job = None
-                if job is None:
-                    # a None from the queue is close(): finish this batch, then stop
-                    stop = remaining > 0
+                    break  # waited long enough: run what there is
+                if job is None:  # close(): finish this batch, then stop
+                    stop = True
                     break
                 jobs.append(job)
                 count += len(job[0])

@@ -687,3 +687,25 @@ def test_administrative_criteria_do_not_block_eligible(matcher: ConceptMatcher) 
     # text the parser could not structure is still a criterion to review
     assert screen(dm, vague).status == "needs_review"
     assert screen(consent).status == "needs_review"  # nothing decided
+
+
+def test_a_close_uncoded_fact_keeps_absence_unknown() -> None:
+    # closed world would take "suicide attempt" as absent; an uncoded "intentional
+    # overdose" in the chart is close enough to leave it to a person
+    matcher = ConceptMatcher(lexicon=False, semantic=True)
+    attempt = ConceptNode(
+        domain="condition",
+        text="suicide attempt",
+        codes=[Code(system="ICD-10-CM", code="T14.91", display="Suicide attempt")],
+    )
+    history = fact("type 2 diabetes", codes=T2DM, source=FHIR)
+    close = fact("intentional overdose")
+    assert verdict(attempt, patient(history), matcher, "exclusion") == "not_met"
+    assert verdict(attempt, patient(history, close), matcher, "exclusion") == "unknown"
+    # a fact whose codes say it is another concept is no doubt: type 2 is not type 1
+    t1 = ConceptNode(
+        domain="condition",
+        text="type 1 diabetes mellitus",
+        codes=[Code(system="ICD-10-CM", code="E10", display="Type 1 diabetes mellitus")],
+    )
+    assert verdict(t1, patient(history), matcher, "exclusion") == "not_met"

@@ -397,3 +397,17 @@ def test_window_before_a_colon_bounds_the_whole_list(nlp: Language) -> None:
     for child in rule.children:
         assert isinstance(child, ConceptNode) and child.window is not None
         assert child.window.max_days_before == pytest.approx(182.6, abs=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Prior biologic DMARD therapy", "biologic DMARD"),
+        ("Current use of an ACE inhibitor", "ACE inhibitor"),
+    ],
+)
+def test_drug_class_is_one_medication(text: str, name: str) -> None:
+    import eligo.nlp
+
+    rule = _one(eligo.nlp.load(), text, "Exclusion").rule
+    assert isinstance(rule, MedicationNode) and rule.text == name

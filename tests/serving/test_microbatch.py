@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import spacy
@@ -51,6 +52,17 @@ def test_concurrent_callers_share_batches(nlp: Language) -> None:
     assert batcher.batches < len(NOTES)  # and they shared pipeline calls
 
 
+def test_the_worker_keeps_serving_after_an_idle_wait(nlp: Language) -> None:
+    # a caller alone waits out max_wait; the worker must still be there for the next one
+    batcher = MicroBatcher(nlp, max_docs=8, max_wait=0.01)
+    for text in NOTES:
+        (doc,) = batcher.run([make_doc(nlp, text)])
+        assert doc.text == text
+        time.sleep(0.03)
+    batcher.close()
+    assert batcher.batches == len(NOTES)
+
+
 def test_batch_size_limit_and_order(nlp: Language) -> None:
     batcher = MicroBatcher(nlp, max_docs=2, max_wait=0.0)
     docs = [make_doc(nlp, t) for t in NOTES]
@@ -80,3 +92,30 @@ def test_a_failing_document_fails_alone() -> None:
 def test_bad_settings() -> None:
     with pytest.raises(ValueError, match="max_docs must be >= 1"):
         MicroBatcher(None, max_docs=0)  # type: ignore[arg-type]
+
+
+def test_service_with_the_model_answers_sequential_and_concurrent_requests() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from eligo.serving.app import create_app
+    from eligo.serving.settings import Settings
+
+    app = create_app(Settings(model="default", microbatch_ms=5))
+    with TestClient(app) as client:
+        for _ in range(200):
+            if client.get("/ready").status_code == 200:
+                break
+            time.sleep(0.05)
+        if app.state.service.batcher is None:
+            pytest.skip("no NER model shipped: the micro-batcher is only used with it")
+        for text in NOTES[:2]:  # the second request after the worker's idle wait
+            assert client.post("/v1/extract", json={"text": text}).status_code == 200
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(
+                pool.map(
+                    lambda t: client.post("/v1/extract", json={"text": t}).status_code, NOTES * 4
+                )
+            )
+        assert codes == [200] * len(NOTES) * 4
