@@ -781,8 +781,21 @@ def _measurement(node: MeasurementNode, chart: _Chart) -> _Out:
             latest = max(outside, key=lambda e: e.date or "")
             return _Out(None, outside[:MAX_EVIDENCE], f"{node.text}: {latest.note}")
         return _Out(None, [], f"{node.text}: no result in the chart")
-    # latest dated value; undated ones only when nothing is dated
-    fact, day, how = max(usable, key=lambda u: (u[1] is not None, u[1] or date.min))
+    # latest dated value; undated ones only when nothing is dated. On the same day a value in
+    # a comparable unit wins ("FEV1 1.62 L (58% predicted)" for "FEV1 30-70% predicted"),
+    # and for an x ULN criterion one that carries its reference range.
+    target_unit = _canonical_unit(node.constraint.unit)
+
+    def fits(fact: Fact) -> bool:
+        if node.constraint.reference is not None:
+            ref = fact.reference_high if node.constraint.reference == "ULN" else fact.reference_low
+            return ref is not None
+        unit = _canonical_unit(fact.unit)
+        if target_unit is None or unit is None or unit == target_unit:
+            return True
+        return convert(1.0, unit, target_unit, analyte=f"{node.text} {fact.text}") is not None
+
+    fact, day, how = max(usable, key=lambda u: (u[1] is not None, u[1] or date.min, fits(u[0])))
     assert fact.value is not None
     constraint = node.constraint
     scale = 1.0

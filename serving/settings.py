@@ -56,10 +56,11 @@ class Settings(BaseSettings):
         default=0, ge=0, description="ONNX Runtime intra-op threads (0: runtime default)"
     )
     microbatch_docs: int = Field(
-        default=8,
+        default=1,
         ge=1,
         description="with the NER model: run up to this many documents of concurrent "
-        "/v1/extract requests through the pipeline together (1: off)",
+        "/v1/extract requests through the pipeline together (1: off, the default: on 2 cores "
+        "with the load generator beside the server it measured no gain; see README)",
     )
     microbatch_ms: float = Field(
         default=5.0,

@@ -234,7 +234,7 @@ class Service:
             return
         self.meddra = meddra
         if "eligo_ner" in nlp.pipe_names and settings.microbatch_docs > 1:
-            # the model runs batches ~1.5x faster than single documents: see microbatch.py
+            # opt-in: the model runs batches ~1.5x faster in-process (see microbatch.py)
             self.batcher = MicroBatcher(
                 nlp, max_docs=settings.microbatch_docs, max_wait=settings.microbatch_ms / 1000
             )

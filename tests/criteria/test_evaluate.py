@@ -709,3 +709,16 @@ def test_a_close_uncoded_fact_keeps_absence_unknown() -> None:
         codes=[Code(system="ICD-10-CM", code="E10", display="Type 1 diabetes mellitus")],
     )
     assert verdict(t1, patient(history), matcher, "exclusion") == "not_met"
+
+
+def test_same_day_value_in_the_criterion_unit_is_used(matcher: ConceptMatcher) -> None:
+    # "FEV1 1.62 L (58% predicted)" is two facts; "FEV1 30-70% predicted" reads the %
+    fev1 = MeasurementNode(
+        text="FEV1",
+        constraint=ValueConstraint(comparator="between", low=30, high=70, unit="%"),
+    )
+    litres = fact("FEV1", kind="measurement", value=1.62, unit="L", date="2026-06-01")
+    percent = fact("FEV1", kind="measurement", value=58.0, unit="%", date="2026-06-01")
+    assert verdict(fev1, patient(percent, litres), matcher) == "met"
+    assert verdict(fev1, patient(litres, percent), matcher) == "met"
+    assert verdict(fev1, patient(litres), matcher) == "unknown"

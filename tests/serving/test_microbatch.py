@@ -102,7 +102,7 @@ def test_service_with_the_model_answers_sequential_and_concurrent_requests() -> 
     from eligo.serving.app import create_app
     from eligo.serving.settings import Settings
 
-    app = create_app(Settings(model="default", microbatch_ms=5))
+    app = create_app(Settings(model="default", microbatch_docs=8, microbatch_ms=5))
     with TestClient(app) as client:
         for _ in range(200):
             if client.get("/ready").status_code == 200:
