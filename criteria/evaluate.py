@@ -622,7 +622,9 @@ def _medication(node: MedicationNode | ConceptNode, chart: _Chart, *, absence_ok
             continue
         end = parse_date(fact.end_date)
         if fact.source.kind == "note":
-            stale = day is not None and (index - day).days > CURRENT_NOTE_DAYS
+            # staleness is the note's age: "metformin since 2019" in last week's note is current
+            written = parse_date(fact.date) or day
+            stale = written is not None and (index - written).days > CURRENT_NOTE_DAYS
             is_current: bool | None = False if fact.historical else (None if stale else True)
         elif fact.active is False or (end is not None and end < index):
             is_current = False

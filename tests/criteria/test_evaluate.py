@@ -50,6 +50,7 @@ FHIR = FactSource(kind="fhir", id="r1", resource="Condition")
 STROKE = [Code(system="ICD-10-CM", code="I63", display="Cerebral infarction")]
 T2DM = [Code(system="ICD-10-CM", code="E11", display="Type 2 diabetes mellitus")]
 METFORMIN = [Code(system="DrugBank", code="DB00331", display="Metformin")]
+METHOTREXATE = [Code(system="DrugBank", code="DB00563", display="Methotrexate")]
 HBA1C = [Code(system="LOINC", code="4548-4", display="Hemoglobin A1c")]
 
 
@@ -722,3 +723,16 @@ def test_same_day_value_in_the_criterion_unit_is_used(matcher: ConceptMatcher) -
     assert verdict(fev1, patient(percent, litres), matcher) == "met"
     assert verdict(fev1, patient(litres, percent), matcher) == "met"
     assert verdict(fev1, patient(litres), matcher) == "unknown"
+
+
+def test_current_use_is_judged_by_the_note_date_not_the_start_date(
+    matcher: ConceptMatcher,
+) -> None:
+    text = "Methotrexate 20 mg weekly since 2021."
+    note = FactSource(kind="note", id="n1", start=0, end=12)
+    mtx = fact("Methotrexate", kind="drug", codes=METHOTREXATE, date="2026-06-04", source=note)
+    chart = patient(mtx, notes={"n1": text})
+    node = MedicationNode(text="methotrexate", codes=METHOTREXATE, timing="current")
+    assert verdict(node, chart, matcher) == "met"
+    old = fact("Methotrexate", kind="drug", codes=METHOTREXATE, date="2024-01-10", source=note)
+    assert verdict(node, patient(old, notes={"n1": text}), matcher) == "unknown"
