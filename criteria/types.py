@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from eligo.nlp.types import Code, Comparator, Provenance
 
@@ -88,6 +88,16 @@ class CriterionEntity(BaseModel):
 
 class _Node(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    # `type` is the discriminator: keep it even in `model_dump(exclude_defaults=True)`, or
+    # the JSON could not be read back. (No return annotation: pydantic would then describe
+    # the serialised shape by the annotation instead of the fields.)
+    @model_serializer(mode="wrap")
+    def _keep_type(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data = handler(self)
+        if isinstance(data, dict) and "type" not in data:
+            data = {"type": getattr(self, "type"), **data}  # noqa: B009 (set on subclasses)
+        return data
 
 
 class ConceptNode(_Node):

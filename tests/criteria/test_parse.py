@@ -411,3 +411,11 @@ def test_drug_class_is_one_medication(text: str, name: str) -> None:
 
     rule = _one(eligo.nlp.load(), text, "Exclusion").rule
     assert isinstance(rule, MedicationNode) and rule.text == name
+
+
+def test_rule_json_keeps_its_type_without_defaults(section: Criteria) -> None:
+    # the discriminator survives exclude_defaults, so such JSON reads back
+    for criterion in section.criteria:
+        data = criterion.model_dump(mode="json", exclude_defaults=True)
+        assert "type" in data["rule"]
+        assert Criterion.model_validate(data).rule == criterion.rule
