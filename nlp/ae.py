@@ -596,6 +596,16 @@ _EVENT_AFTER = re.compile(
 )
 
 
+_EXPOSURE = re.compile(
+    r"\s*(?:(?:the|a|an|his|her|my|their|each|every|first|second|third|last|new|recent|"
+    r"starting|taking|receiving|being|on|\d+(?:st|nd|rd|th)?)\s+){0,3}"
+    r"(?:dose|doses|dosing|infusions?|injections?|shots?|vaccin\w*|jabs?|treatment|therapy|"
+    r"chemo\w*|medications?|medicines?|drugs?|pills?|tablets?|capsules?|cycles?|course|"
+    r"regimen|transfusions?|immuno\w*|radiation|start(?:ing)?|switch\w*|increase|it|them)\b",
+    re.I,
+)
+
+
 def _is_background(
     text: str,
     sent_start: int,
@@ -611,8 +621,16 @@ def _is_background(
     ("on apixaban for atrial fibrillation fell at home": the fall is an event).
     """
     before = text[sent_start:start]
-    if _EVENT_AFTER.search(text[end : end + 40]):
-        return False
+    after = _EVENT_AFTER.search(text[end : end + 40])
+    if after is not None:
+        # "rash after the infusion": an event. "atrial fibrillation following cardioversion"
+        # is still an indication: only an exposure (a drug, a dose, an infusion) after the
+        # trigger makes the mention an event
+        exposure_at = end + after.end()
+        if any(exposure_at < e <= exposure_at + 60 for e in drug_ends) or _EXPOSURE.match(
+            text, exposure_at
+        ):
+            return False
     if _BACKGROUND.search(before):
         return True
     m = _FOR.search(before)

@@ -852,3 +852,27 @@ def test_outcome_from_later_lab_value(code, text: str, outcome: str, evidence: s
 )
 def test_outcome_wording_more(code, text: str, outcome: str) -> None:  # type: ignore[no-untyped-def]
     assert code(text).outcome == outcome
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "coded"),
+    [
+        # a procedure after "following" leaves the condition an indication
+        (
+            "Amiodarone 200 mg daily started today for atrial fibrillation following "
+            "cardioversion. Denies dizziness.",
+            "Atrial fibrillation",
+            False,
+        ),
+        # an exposure after it makes the condition an event
+        (
+            "New atrial fibrillation following the first infusion of the drug.",
+            "Atrial fibrillation",
+            True,
+        ),
+    ],
+)
+def test_condition_after_following_is_an_event_only_after_an_exposure(
+    code, text: str, term: str, coded: bool
+) -> None:  # type: ignore[no-untyped-def]
+    assert (term in terms(code(text))) == coded
