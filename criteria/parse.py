@@ -120,8 +120,13 @@ _FIELD_UNIT = {"year": "a", "month": "mo", "week": "wk", "day": "d", "hour": "h"
 
 
 def _age_field(value: str | float | None, name: str) -> float | None:
-    if value is None or isinstance(value, bool):
+    if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise CriteriaError(
+            "bad_field",
+            f"{name} must be an age such as '18 Years' or a number of years, got {value!r}",
+        )
     if isinstance(value, int | float):
         return float(value)
     if value.strip().upper() in ("", "N/A", "NA", "NONE"):
@@ -143,6 +148,8 @@ def demographics_from_fields(
 ) -> Demographics:
     """Demographics from ClinicalTrials.gov's structured fields ("18 Years", "N/A", "All")."""
     sex_value: Sex = "all"
+    if sex is not None and not isinstance(sex, str):
+        raise CriteriaError("bad_field", f"sex must be 'All', 'Male' or 'Female', got {sex!r}")
     if sex is not None and sex.strip():
         low = sex.strip().lower()
         if low not in ("all", "both", "male", "female", "n/a"):

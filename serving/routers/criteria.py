@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, SkipValidation, Tag
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SkipValidation,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+)
 
 from eligo.criteria.types import Criteria
 from eligo.serving.criteria_cli import parse_result
@@ -42,11 +52,14 @@ class CriteriaDocument(BaseModel):
         description="the eligibility section (inclusion and exclusion criteria), at most "
         "ELIGO_MAX_DOCUMENT_CHARS characters"
     )
-    min_age: str | float | None = Field(
+    # strict: a JSON true is not an age of 1
+    min_age: StrictStr | StrictInt | StrictFloat | None = Field(
         default=None, description='ClinicalTrials.gov minimum age: "18 Years", "6 Months", 18'
     )
-    max_age: str | float | None = Field(default=None, description='e.g. "75 Years", "N/A"')
-    sex: str | None = Field(default=None, description='"All", "Female" or "Male"')
+    max_age: StrictStr | StrictInt | StrictFloat | None = Field(
+        default=None, description='e.g. "75 Years", "N/A"'
+    )
+    sex: StrictStr | None = Field(default=None, description='"All", "Female" or "Male"')
 
 
 class CriteriaBatch(BaseModel):

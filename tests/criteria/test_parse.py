@@ -419,3 +419,17 @@ def test_rule_json_keeps_its_type_without_defaults(section: Criteria) -> None:
         data = criterion.model_dump(mode="json", exclude_defaults=True)
         assert "type" in data["rule"]
         assert Criterion.model_validate(data).rule == criterion.rule
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"max_age": True}, "max_age must be an age"),
+        ({"min_age": ["18"]}, "min_age must be an age"),
+        ({"sex": 1}, "sex must be"),
+    ],
+)
+def test_structured_fields_of_the_wrong_type(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(CriteriaError, match=message) as err:
+        demographics_from_fields(fields.get("min_age"), fields.get("max_age"), fields.get("sex"))
+    assert err.value.code == "bad_field"

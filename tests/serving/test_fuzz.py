@@ -25,7 +25,8 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from eligo.serving.app import _repair_surrogates, create_app
 from eligo.serving.settings import Settings
 
-#: examples per operation; a deeper run: ELIGO_FUZZ_EXAMPLES=500 ELIGO_FUZZ_COVERAGE=1 pytest ...
+#: examples per operation; a deeper run:
+#: ELIGO_FUZZ_RANDOM=1 ELIGO_FUZZ_EXAMPLES=500 ELIGO_FUZZ_COVERAGE=1 pytest tests/serving/...
 MAX_EXAMPLES = int(os.environ.get("ELIGO_FUZZ_EXAMPLES", "25"))
 # The coverage phase (schemathesis's boundary values, run as explicit examples) is not
 # bounded by max_examples: hundreds of requests per operation, minutes on two cores.
@@ -54,6 +55,8 @@ def loaded() -> None:
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
+    # CI replays the same examples (a red run is reproducible); ELIGO_FUZZ_RANDOM=1 explores
+    derandomize=not os.environ.get("ELIGO_FUZZ_RANDOM"),
     deadline=None,
     database=None,
     phases=PHASES,
