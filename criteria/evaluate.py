@@ -98,23 +98,6 @@ MAX_EVIDENCE = 5
 #: A chart documents the patient's clinical history when it holds facts of these kinds; then
 #: a condition or procedure it never mentions may be taken as absent (closed-world rule).
 _HISTORY = ("condition", "observation", "procedure", "device")
-#: Only lists count as documenting a kind: structured records (a FHIR/OMOP problem or
-#: medication list) and note sections that list history or medications. A note without
-#: such a list ("telehealth medication check: sertraline, PHQ-9 17") says nothing about
-#: what it does not mention.
-_LIST_SECTIONS = {
-    "condition": frozenset(
-        {
-            "past_medical_history",
-            "problem_list",
-            "past_surgical_history",
-            "admission_diagnoses",
-            "discharge_diagnoses",
-        }
-    ),
-    "procedure": frozenset({"past_surgical_history", "procedures", "past_medical_history"}),
-    "drug": frozenset({"medications"}),
-}
 #: Before a missing record is taken as absent, no chart fact of that kind may be this close
 #: (MiniLM cosine) to the concept: "intentional overdose" for "suicide attempt" (0.66),
 #: "epilepsy" for "seizure disorder" (0.78) make it unknown, for a person to read, instead.
@@ -316,13 +299,6 @@ def _verdict(value: bool | None) -> Verdict:
 
 
 _LAST: list[_Chart] = []  # the last prepared chart, reused while the same patient is screened
-
-
-def _lists(fact: Fact) -> bool:
-    """Is the fact part of a list that documents its kind (see `_LIST_SECTIONS`)?"""
-    if fact.source.kind != "note":
-        return True
-    return fact.section in _LIST_SECTIONS.get(fact.kind, frozenset())
 
 
 def _doubt(
