@@ -488,14 +488,20 @@ _CONDITION_ACTIVE = {"active": True, "recurrence": True, "relapse": True}
 _CONDITION_INACTIVE = {"inactive", "remission", "resolved"}
 
 
+def _onset(resource: Mapping[str, Any], where: str) -> str | None:
+    """Onset (dateTime or Period start), else the date it was recorded."""
+    onset, _ = _period(resource, "onset", where)
+    if onset is None:
+        onset = _iso_date(resource.get("recordedDate"), f"{where} recordedDate")
+    return onset
+
+
 def _condition(resource: Mapping[str, Any], where: str) -> list[_Draft]:
     verification = _status(resource.get("verificationStatus"))
     if verification == "entered-in-error":
         return []
     clinical = _status(resource.get("clinicalStatus"))
-    onset, _ = _period(resource, "onset", where)
-    if onset is None:
-        onset = _iso_date(resource.get("recordedDate"), f"{where} recordedDate")
+    onset = _onset(resource, where)
     abatement_start, abatement_end = _period(resource, "abatement", where)
     end = abatement_end or abatement_start
     active: bool | None = _CONDITION_ACTIVE.get(clinical or "")
@@ -522,9 +528,7 @@ def _allergy(resource: Mapping[str, Any], where: str) -> list[_Draft]:
     if verification == "entered-in-error":
         return []
     clinical = _status(resource.get("clinicalStatus"))
-    onset, _ = _period(resource, "onset", where)
-    if onset is None:
-        onset = _iso_date(resource.get("recordedDate"), f"{where} recordedDate")
+    onset = _onset(resource, where)
     text = _text(resource.get("code"))
     if text and "allerg" not in text.lower():
         text = f"Allergy to {text}"  # "Penicillin V" as an allergy is not the drug itself

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eligo.serving import ae_cli, criteria_cli, prescreen_cli, review_cli, serve_cli
 from eligo.serving.records import (
@@ -26,9 +26,6 @@ from eligo.serving.records import (
     read_inputs,
     write_results,
 )
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("eligo")
 

@@ -23,6 +23,7 @@ from eligo.serving.routers.deps import (
     check_batch_size,
     check_single,
     count_item_errors,
+    document_or_batch,
     ready_service,
     validate_items,
 )
@@ -51,13 +52,9 @@ class AeBatch(BaseModel):
     )
 
 
-def _kind(value: Any) -> str:
-    return "batch" if isinstance(value, dict) and "documents" in value else "document"
-
-
 AeRequest = Annotated[
     Annotated[AeDocument, Tag("document")] | Annotated[AeBatch, Tag("batch")],
-    Discriminator(_kind),
+    Discriminator(document_or_batch),
 ]
 
 

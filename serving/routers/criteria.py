@@ -33,6 +33,7 @@ from eligo.serving.routers.deps import (
     check_batch_size,
     check_single,
     count_item_errors,
+    document_or_batch,
     ready_service,
     validate_items,
 )
@@ -72,13 +73,9 @@ class CriteriaBatch(BaseModel):
     )
 
 
-def _kind(value: Any) -> str:
-    return "batch" if isinstance(value, dict) and "documents" in value else "document"
-
-
 CriteriaRequest = Annotated[
     Annotated[CriteriaDocument, Tag("document")] | Annotated[CriteriaBatch, Tag("batch")],
-    Discriminator(_kind),
+    Discriminator(document_or_batch),
 ]
 
 

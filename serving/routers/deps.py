@@ -345,6 +345,11 @@ def record_id(rid: str | int | None) -> str | None:
     return str(rid) if isinstance(rid, int) else rid
 
 
+def document_or_batch(value: Any) -> str:
+    """The request-body discriminator: `{"documents": [...]}` is a batch, else one document."""
+    return "batch" if isinstance(value, dict) and "documents" in value else "document"
+
+
 def validate_items(
     raw_items: Sequence[object], model: type[M], *, max_chars: int
 ) -> list[Item | RecordError]:

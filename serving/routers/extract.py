@@ -26,6 +26,7 @@ from eligo.serving.routers.deps import (
     check_batch_size,
     check_single,
     count_item_errors,
+    document_or_batch,
     ready_service,
     validate_items,
 )
@@ -59,13 +60,9 @@ class ExtractBatch(BaseModel):
     )
 
 
-def _kind(value: Any) -> str:
-    return "batch" if isinstance(value, dict) and "documents" in value else "document"
-
-
 ExtractRequest = Annotated[
     Annotated[ExtractDocument, Tag("document")] | Annotated[ExtractBatch, Tag("batch")],
-    Discriminator(_kind),
+    Discriminator(document_or_batch),
 ]
 
 
