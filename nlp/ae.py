@@ -188,7 +188,7 @@ class _Data:
     phrases_cs: dict[str, tuple[str, MatchKind]]
     labs: dict[str, list[LabRule]]  # analyte name -> rules
     stems: dict[str, set[str]]  # stem -> lower-case terms containing it
-    term_stems: dict[str, frozenset[str]]
+    term_stems: dict[str, frozenset[str]]  # lower-case term -> its content words
     rules: dict[str, Any]
     res: dict[str, Any] = field(default_factory=dict)  # compiled regexes
     # diagnosis term -> CTCAE terms of its own signs and symptoms (diagnosis_components.tsv)
@@ -201,8 +201,28 @@ def _stem(word: str) -> str:
 
 
 def _stems(text: str) -> frozenset[str]:
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    return frozenset(_stem(w) for w in words if w not in _STOP)
+    return frozenset(_stem(w) for w in _words(text))
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP)
+
+
+def _same_word(a: str, b: str) -> bool:
+    """One word, allowing inflection: a shared stem, and one word starts the other or they
+    share most of the shorter one ("neutropenic"/"neutropenia", "nauseous"/"nausea"); a
+    shared prefix alone is not enough ("hypothyroid"/"hypotension", "hematuria"/"hematoma").
+    """
+    if a == b:
+        return True
+    if _stem(a) != _stem(b) or len(a) <= 5 or len(b) <= 5:
+        return False
+    if a.startswith(b) or b.startswith(a):
+        return True
+    common = next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+    return common >= 0.7 * min(len(a), len(b))
 
 
 #: Intensifiers and hedges that may sit inside a lexicon phrase ("ankles are so puffy", "arm is
@@ -295,8 +315,8 @@ def load_data() -> _Data:
     stems: dict[str, set[str]] = {}
     term_stems = {}
     for key in terms:
-        term_stems[key] = _stems(key)
-        for stem in term_stems[key]:
+        term_stems[key] = _words(key)
+        for stem in _stems(key):
             stems.setdefault(stem, set()).add(key)
     components: dict[str, frozenset[str]] = {}
     for lineno, row in enumerate(read_tsv("ae", "diagnosis_components.tsv"), 2):
@@ -390,16 +410,18 @@ def _candidate(data: _Data, term: str, score: float, kind: MatchKind) -> Candida
 def fuzzy_candidates(text: str, *, limit: int = 3) -> list[Candidate]:
     """CTCAE terms sharing words with `text`: mean of stem Dice and term coverage, times 0.85."""
     data = load_data()
-    mine = _stems(text)
+    mine = _words(text)
     if not mine:
         return []
     pool: set[str] = set()
-    for stem in mine:
+    for stem in {_stem(w) for w in mine}:
         pool |= data.stems.get(stem, set())
     scored = []
     for key in pool:
         theirs = data.term_stems[key]
-        shared = len(mine & theirs)
+        shared = sum(any(_same_word(w, t) for w in mine) for t in theirs)
+        if not shared:
+            continue
         dice = 2 * shared / (len(mine) + len(theirs))
         # a mention that contains every word of a term ("bloody diarrhea") scores higher
         # than one that covers half of a longer term ("pregnancy" / "Pregnancy loss")

@@ -375,11 +375,12 @@ def split_by_doc(
 
 
 def decode_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
-    """BIO tags -> (start, end, label) word spans; a stray I- starts a new span."""
+    """Word tags -> (start, end, label) word spans, read as at run time (`eligo.nlp.ner.decode`):
+    consecutive words of one type are one span, whether tagged B- or I-."""
     spans: list[tuple[int, int, str]] = []
     start, label = -1, ""
     for i, tag in enumerate([*tags, "O"]):
-        if tag == "O" or tag.startswith("B-") or (tag.startswith("I-") and tag[2:] != label):
+        if tag == "O" or tag[2:] != label:
             if start >= 0:
                 spans.append((start, i, label))
             start, label = (i, tag[2:]) if tag != "O" else (-1, "")

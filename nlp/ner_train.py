@@ -200,17 +200,21 @@ def predict_tags(
     *,
     batch_size: int = 64,
 ) -> list[list[str]]:
-    """Word tags (argmax at each word's first piece); words cut by truncation get "O"."""
+    """Word tags decoded as at run time (`eligo.nlp.ner.bio_viterbi` over each word's first
+    piece); words cut by truncation get "O"."""
+    from eligo.nlp.ner import bio_viterbi, log_softmax
+
     tags: list[list[str]] = [["O"] * len(e.words) for e in examples]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
     for b in range(0, len(order), batch_size):
         idx = order[b : b + batch_size]
         ids, mask, types, _ = pad_batch([encoded[i] for i in idx])
-        best = logits_fn(ids, mask, types).argmax(-1)
+        scores = log_softmax(logits_fn(ids, mask, types))
         for row, i in enumerate(idx):
-            for pos, w in enumerate(encoded[i].first_of_word):
-                if w >= 0:
-                    tags[i][w] = TAGS[int(best[row, pos])]
+            positions = [p for p, w in enumerate(encoded[i].first_of_word) if w >= 0]
+            words = [encoded[i].first_of_word[p] for p in positions]
+            for w, label in zip(words, bio_viterbi(TAGS, scores[row, positions]), strict=True):
+                tags[i][w] = TAGS[label]
     return tags
 
 
@@ -251,10 +255,21 @@ def load_data(
     max_train: int | None,
     dev_fraction: float = 0.1,
     dev_cap: int = DEV_CAP,
+    mix: dict[str, int] | None = None,
 ) -> tuple[list[Example], dict[str, list[Example]], dict[str, Any]]:
-    """Training examples (seeded subsample per `DEFAULT_MIX`) and named dev sets."""
+    """Training examples (seeded subsample per corpus) and named dev sets.
+
+    `mix` gives sentences per corpus; a count above what a corpus has cycles through it
+    again (oversampling). Without it, `DEFAULT_MIX` capped at what each corpus has.
+    """
     rng = random.Random(seed)
-    mix = dict(DEFAULT_MIX)
+    repeat = mix is not None
+    unknown = sorted(set(mix or {}) - set(CORPORA))
+    if unknown:
+        raise ValueError(
+            f"unknown corpus in mix: {', '.join(unknown)}; valid: {', '.join(CORPORA)}"
+        )
+    mix = {**DEFAULT_MIX, **(mix or {})}
     train: list[Example] = []
     dev_sets: dict[str, list[Example]] = {}
     info: dict[str, Any] = {"train": {}, "dev": {}, "available_train": {}}
@@ -274,12 +289,14 @@ def load_data(
                 p for e in read_corpus(corpus, data, split="devel") for p in chunk(e, MAX_WORDS)
             ]
             dev_sets[f"{corpus}/official_devel"] = rng.sample(official, min(len(official), dev_cap))
-    wanted = {c: min(mix[c], len(per_corpus[c])) for c in CORPORA}
+    wanted = {c: mix[c] if repeat else min(mix[c], len(per_corpus[c])) for c in CORPORA}
     total = sum(wanted.values())
     if max_train is not None and max_train < total:
         wanted = {c: int(n * max_train / total) for c, n in wanted.items()}
     for corpus in CORPORA:
-        picked = per_corpus[corpus][: wanted[corpus]]
+        pool = per_corpus[corpus]
+        rounds = -(-wanted[corpus] // len(pool)) if pool else 0
+        picked = (pool * rounds)[: wanted[corpus]]
         train += picked
         info["train"][corpus] = len(picked)
     info["dev"] = {name: len(ex) for name, ex in dev_sets.items()}
@@ -308,6 +325,7 @@ def train_ner(
     lr: float = 8e-5,
     dev_cap: int = DEV_CAP,
     threads: int | None = None,
+    mix: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate on the carved dev sets, save out/hf/ and out/metrics.json.
 
@@ -326,7 +344,9 @@ def train_ner(
     out.mkdir(parents=True, exist_ok=True)
     log(f"device={device} threads={torch.get_num_threads()} base={base}")
 
-    train, dev_sets, info = load_data(data, seed=seed, max_train=max_train, dev_cap=dev_cap)
+    train, dev_sets, info = load_data(
+        data, seed=seed, max_train=max_train, dev_cap=dev_cap, mix=mix
+    )
     log(f"train sentences={len(train)} per corpus={info['train']} dev={info['dev']}")
     tokenizer = load_tokenizer(base)
     encoded = encode(tokenizer, train)
@@ -431,6 +451,17 @@ def train_ner(
     return metrics
 
 
+def parse_mix(text: str) -> dict[str, int]:
+    """`ade=6000,chia=1000` -> {"ade": 6000, "chia": 1000}."""
+    mix: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, count = part.partition("=")
+        if not count.strip().isdigit():
+            raise ValueError(f"bad mix entry {part!r}: expected corpus=count")
+        mix[name.strip()] = int(count)
+    return mix
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """`python -m eligo.nlp.ner_train --out DIR` (the CLI `eligo train ner` wraps this)."""
     import argparse
@@ -447,6 +478,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--dev-cap", type=int, default=DEV_CAP)
     parser.add_argument("--threads", type=int, default=None, help="default: all cores")
+    parser.add_argument(
+        "--mix",
+        type=parse_mix,
+        default=None,
+        help="sentences per corpus, e.g. ade=6000,ade_neg=6000 (above a corpus's size: repeats)",
+    )
     args = parser.parse_args(argv)
     show_progress()
     train_ner(
@@ -461,6 +498,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         lr=args.lr,
         dev_cap=args.dev_cap,
         threads=args.threads,
+        mix=args.mix,
     )
 
 

@@ -24,6 +24,7 @@ from eligo.nlp.ner import (
     EligoNer,
     ModelError,
     ModelNotFoundError,
+    bio_viterbi,
     decode,
     load_model,
     merge,
@@ -165,8 +166,10 @@ def _fold(text: str) -> str:
 def test_every_word_decodes_to_its_exact_characters(lookup_dir: Path) -> None:
     model = load_model(lookup_dir)
     encoding = model.tokenizer.encode_batch([TRICKY], add_special_tokens=False)[0]
-    b_condition = LABELS.index("B-condition")
-    found = decode(LABELS, [b_condition] * len(encoding.ids), encoding.word_ids, encoding.offsets)
+    # alternate two types word by word, so that no two neighbouring words merge
+    kinds = [LABELS.index("B-condition"), LABELS.index("B-drug")]
+    per_piece = [kinds[w % 2] for w in encoding.word_ids]
+    found = decode(LABELS, per_piece, encoding.word_ids, encoding.offsets)
     words = [TRICKY[start:end] for _, start, end in found]
     assert words[:14] == [
         "A",
@@ -187,6 +190,37 @@ def test_every_word_decodes_to_its_exact_characters(lookup_dir: Path) -> None:
     assert words[14] == "pseudopseudohypoparathyroidismpneumonoultramicroscopicsilico"
     assert len(words[14]) == 60
     assert words[15:] == ["café", "-", "au", "-", "lait", "ＡＢＣ", "."]
+
+
+def test_neighbouring_words_of_one_type_are_one_entity() -> None:
+    labels = ["O", "B-drug", "I-drug", "B-condition", "I-condition"]
+    # "severe neutropenia , rash": B-condition B-condition O B-condition
+    offsets = [(0, 6), (7, 18), (19, 20), (21, 25)]
+    assert decode(labels, [3, 3, 0, 3], [0, 1, 2, 3], offsets) == [
+        ("condition", 0, 18),
+        ("condition", 21, 25),
+    ]
+
+
+def test_viterbi_never_starts_an_entity_with_i() -> None:
+    labels = ["O", "B-drug", "I-drug", "B-condition", "I-condition"]
+    log = np.log
+    scores = np.array(
+        [
+            # argmax would say I-condition after O: invalid, B-condition is next best
+            [log(0.5), log(0.01), log(0.01), log(0.2), log(0.28)],
+            [log(0.9), log(0.02), log(0.02), log(0.03), log(0.03)],
+            # I-drug after O is invalid; B-drug vs I-drug after B-drug decided jointly
+            [log(0.1), log(0.4), log(0.05), log(0.05), log(0.4)],
+            [log(0.1), log(0.05), log(0.6), log(0.05), log(0.2)],
+        ],
+        dtype=np.float32,
+    )
+    assert bio_viterbi(labels, scores) == [0, 0, 1, 2]
+    assert bio_viterbi(labels, scores[:0]) == []
+    # the first word's I-condition (0.28) loses to O (0.5); with O unlikely, B-condition wins
+    first = np.array([[log(0.1), log(0.01), log(0.01), log(0.2), log(0.68)]], dtype=np.float32)
+    assert bio_viterbi(labels, first) == [3]
 
 
 def test_bio_decoding_uses_the_first_piece_of_each_word() -> None:
@@ -239,12 +273,12 @@ def test_long_sentence_finds_each_entity_once(tmp_path: Path) -> None:
     ner = EligoNer(nlp, model=str(directory), threads=1, batch_size=4, overlap=6)
     assert ner.max_length == 16  # labels.json caps the window
     words = ["the"] * 200
-    for i in (0, 7, 13, 14, 50, 113, 199):
+    for i in (0, 7, 13, 15, 50, 113, 199):
         words[i] = "nausea"
     doc = nlp.make_doc(" ".join(words))
     (found,) = ner.find([doc])
     assert [(s.start, s.label_) for s in found] == [
-        (i, "adverse_event") for i in (0, 7, 13, 14, 50, 113, 199)
+        (i, "adverse_event") for i in (0, 7, 13, 15, 50, 113, 199)
     ]
     assert ner.timings["windows"] > 10 and ner.timings["inference_s"] > 0
 

@@ -200,6 +200,11 @@ def test_decode_and_score() -> None:
         (3, 4, "condition"),
         (4, 5, "drug"),
     ]
+    # read as at run time: neighbouring words of one type are one span
+    assert decode_spans(["B-condition", "B-condition", "O", "B-drug"]) == [
+        (0, 2, "condition"),
+        (3, 4, "drug"),
+    ]
     example = next(iter(read_iob_fixture()))
     result = score([example], [["B-drug", "O", "B-adverse_event", "O"]])
     assert result["bc5cdr"]["condition|adverse_event"]["f1"] == 1.0
