@@ -14,6 +14,9 @@ Metrics:
   with that term, or repeats the term of a found gold event (a second mention).
 - seriousness: the serious flag, and the exact set of criteria, per report.
 - outcome / action: exact value per report (null action = unknown).
+- convention: by default a diagnosis's own signs are not events (MedDRA practice, see
+  corpora/ae/SOURCE.md); `--code-signs` scores sets written to the other convention
+  (ae_gold.jsonl, ae_blind.jsonl).
 - baseline (same run): `eligo.nlp.extract` alone, events = present (unasserted) concepts with
   a CTCAE code; and eligo's AE coder without the MiniLM matcher (`semantic=False`).
 - reports/s: one process, one report at a time, models loaded before timing.
@@ -86,7 +89,7 @@ def score_events(
 
 
 def eligo_system(
-    *, semantic: bool = True, diagnosis_components: bool = False
+    *, semantic: bool = True, diagnosis_components: bool = True
 ) -> Callable[[str], dict[str, Any]]:
     from eligo.nlp import load
     from eligo.nlp.ae import code_report
@@ -168,9 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=["dev", "test", "all"], default="all")
     parser.add_argument("--errors", action="store_true", help="print the reports that differ")
     parser.add_argument(
-        "--diagnosis-components",
+        "--code-signs",
         action="store_true",
-        help="code only the diagnosis, not its own signs (MedDRA practice; see corpora/ae)",
+        help="also code a diagnosis's own signs (the convention of ae_gold.jsonl and "
+        "ae_blind.jsonl; default: the diagnosis only, MedDRA practice, see corpora/ae)",
     )
     args = parser.parse_args(argv)
     lines = [
@@ -180,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     splits = {"dev": lines[0::2], "test": lines[1::2], "all": lines}
     wanted = ["dev", "test"] if args.split == "all" else [args.split]
-    convention = args.diagnosis_components
+    convention = not args.code_signs
     eligo = eligo_system(diagnosis_components=convention)
     lexical = eligo_system(semantic=False, diagnosis_components=convention)
     baseline = baseline_system()

@@ -65,6 +65,7 @@ AE_FILES = {
     "ae_labs": ("ae", "lab_rules.tsv"),
     "ae_rules": ("ae", "rules.json"),
     "ae_components": ("ae", "diagnosis_components.tsv"),
+    "ae_patterns": ("ae", "consumer_patterns.tsv"),
     "ctcae_soc": ("lexicons", "ctcae_soc.tsv"),
 }
 # Triggers that mark a condition historical only because it has since gone away: in an AE
@@ -110,6 +111,17 @@ _VALUE_AFTER = re.compile(
     r"decreased|climbed|went|up|down|peaked|reached|to|from|has|had|now)\s+){1,4}"
     r"(?P<v>\d[\d,]*(?:\.\d+)?)(?:\s*[a-zA-Z/%]*\s+to\s+(?P<v2>\d[\d,]*(?:\.\d+)?))?"
 )
+# a lab said to be abnormal in words, right after its name
+_LOW_WORDS = frozenset({"low", "down", "dropped", "decreased", "fell", "falling", "dropping"})
+_DIRECTION_AFTER = re.compile(
+    r"^\s*(?:(?:level|levels|count|number|numbers|was|were|is|are|has|have|had|been|came back|"
+    r"went|got|very|really|quite|a bit|a little|slightly|way|too|dangerously|markedly)\s+){1,3}"
+    r"(?P<d>low|high|elevated|raised|up|down|dropped|decreased|increased|fell|falling|dropping|"
+    r"rising|climbing)\b(?!\s+(?:to|from|at)\s+\d)(?![\s-]+(?:normal|end|range|side)\b)",
+    re.I,
+)
+# bare dose units: a number written with one is a dose, not a lab value
+_DOSE_UNITS = frozenset({"mg", "ug", "mcg", "g", "mL", "[iU]", "[IU]", "U", "{tbl}", "{cap}"})
 _TO_VALUE = re.compile(r"^\s*(?:[a-zA-Z/%]+\s*)?to\s+(?P<v>\d[\d,]*(?:\.\d+)?)")
 # A parent reporting on their child: "my son had a febrile seizure" is the patient's event.
 _OWN_CHILD = re.compile(
@@ -153,15 +165,23 @@ class LabRule:
     unit: str
     limit: float  # grade 1 starts beyond this (LLN or ULN)
     grades: tuple[float | None, float | None, float | None]  # grade 2, 3, 4 limits
-    rescale: tuple[str, float, str, float] | None  # (op, bound, mul|div, factor)
+    # conversions tried in order: (written unit or "<"/">" bound, bound, "*"|"/"|"F", factor)
+    rescale: tuple[tuple[str, float, str, float], ...] = ()
 
-    def normalise(self, value: float) -> float:
-        """Bring a value written in another common unit into the rule's unit."""
-        if self.rescale is None:
-            return value
-        op, bound, how, factor = self.rescale
-        if (op == "<" and value < bound) or (op == ">" and value > bound):
-            return value * factor if how == "*" else value / factor
+    def normalise(self, value: float, unit: str | None = None) -> float:
+        """Bring a value written in another common unit into the rule's unit: by the unit
+        written with it ("1.9 mmol/L" glucose), else by its size ("22" or "22 x10^9/L"
+        platelets: x1000)."""
+        for when, bound, how, factor in self.rescale:
+            if when in ("<", ">"):
+                # by size only when no unit, or another unit than the rule's, is written
+                applies = unit != self.unit and (value < bound if when == "<" else value > bound)
+            else:
+                applies = unit == when
+            if applies:
+                if how == "F":  # degrees Fahrenheit -> Celsius
+                    return (value - 32) * 5 / 9
+                return value * factor if how == "*" else value / factor
         return value
 
     def abnormal(self, value: float) -> bool:
@@ -193,6 +213,8 @@ class _Data:
     res: dict[str, Any] = field(default_factory=dict)  # compiled regexes
     # diagnosis term -> CTCAE terms of its own signs and symptoms (diagnosis_components.tsv)
     components: dict[str, frozenset[str]] = field(default_factory=dict)
+    # patient wording as a body part near a descriptor (consumer_patterns.tsv)
+    patterns: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)
 
 
 def _stem(word: str) -> str:
@@ -261,6 +283,18 @@ def _phrase_regex(phrases: Iterable[str], flags: int) -> re.Pattern[str] | None:
     return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", flags)
 
 
+def _pattern(part: str, descriptor: str, gap: int) -> re.Pattern[str]:
+    """A body part and a descriptor within `gap` words of each other, in either order and
+    inside one clause ("my head is pounding", "pounding in my head"); or the descriptor
+    alone when the part is "-". Letters stretched for emphasis ("soo tired") are allowed
+    before the descriptor."""
+    if part == "-":
+        return re.compile(rf"\b(?:{descriptor})\b", re.I)
+    between = rf"(?:[^\w.;:!?\n]+[\w']+){{0,{gap}}}?[^\w.;:!?\n]+"
+    p, d = f"(?:{part})", f"(?:{descriptor})"
+    return re.compile(rf"\b(?:{p}{between}{d}|{d}{between}{p})\b", re.I)
+
+
 def _compile(pattern: str | list[str]) -> re.Pattern[str]:
     if isinstance(pattern, list):
         pattern = "|".join(f"(?:{p})" for p in pattern)
@@ -291,24 +325,27 @@ def load_data() -> _Data:
             term, direction, analytes, unit, limit, g2, g3, g4, rescale = row
             if term.lower() not in terms or direction not in ("low", "high"):
                 raise ValueError(term)
-            scale = None
-            if rescale:
-                match = re.fullmatch(r"([<>])([\d.]+):([*/])([\d.]+)", rescale)
+            scale = []
+            for part in filter(None, rescale.split(";")):
+                match = re.fullmatch(r"(?:([<>])([\d.]+)|([^:<>]+)):(?:([*/])([\d.]+)|(F))", part)
                 if match is None:
                     raise ValueError(rescale)
-                scale = (match[1], float(match[2]), match[3], float(match[4]))
+                when, bound = (match[1], float(match[2])) if match[1] else (match[3], 0.0)
+                how, factor = (match[4], float(match[5])) if match[4] else ("F", 0.0)
+                scale.append((when, bound, how, factor))
             rule = LabRule(
                 term,
                 direction,
                 unit,
                 float(limit),
                 tuple(float(g) if g else None for g in (g2, g3, g4)),  # type: ignore[arg-type]
-                scale,
+                tuple(scale),
             )
         except ValueError as err:
             raise AeDataError(
                 f"corpora/ae/lab_rules.tsv line {lineno}: bad rule {row!r} (expected a CTCAE "
-                "term, low|high, analytes, unit, limit, grade 2-4 limits, rescale like <1000:*1000)"
+                "term, low|high, analytes, unit, limit, grade 2-4 limits, rescale like "
+                "<1000:*1000 or mmol/L:*18;<20:*18)"
             ) from err
         for analyte in analytes.split("|"):
             labs.setdefault(analyte, []).append(rule)
@@ -327,6 +364,16 @@ def load_data() -> _Data:
                 f"diagnosis term and |-separated CTCAE v5 component terms, got {row!r}"
             )
         components[terms[row[0].lower()].term] = frozenset(terms[t.lower()].term for t in parts)
+    patterns = []
+    for lineno, row in enumerate(read_tsv("ae", "consumer_patterns.tsv"), 2):
+        try:
+            term, part, descriptor, gap = row
+            patterns.append((terms[term.lower()].term, _pattern(part, descriptor, int(gap))))
+        except (ValueError, KeyError, re.error) as err:
+            raise AeDataError(
+                f"corpora/ae/consumer_patterns.tsv line {lineno}: expected a CTCAE v5 term, a "
+                f"part regex (or -), a descriptor regex and a word gap, got {row!r}: {err}"
+            ) from err
     rules = read_json("ae", "rules.json")
     # British spellings of every CTCAE term and phrase ("hyperkalaemia", "oedema", "diarrhoea")
     variants = [(us, uk) for us, uk in rules["spelling_variants"] if us != uk]
@@ -349,6 +396,7 @@ def load_data() -> _Data:
         term_stems=term_stems,
         rules=rules,
         components=components,
+        patterns=patterns,
     )
     r = data.res
     for name in ("grade", "severity", "seriousness_block", "seriousness_block_after"):
@@ -500,6 +548,9 @@ def _phrase_matches(data: _Data, text: str) -> list[tuple[int, int, str, MatchKi
                 found.append((m.start(), m.end(), hit[0], hit[1]))
     # weight change with a number ("lost 12 pounds", "gained 3 kg")
     for term, regex in data.res["weight_change"].items():
+        found += [(m.start(), m.end(), term, "consumer") for m in regex.finditer(text)]
+    # a body part near a descriptor ("my head is pounding", "mouth is full of sores")
+    for term, regex in data.patterns:
         found += [(m.start(), m.end(), term, "consumer") for m in regex.finditer(text)]
     found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
     chosen: list[tuple[int, int, str, MatchKind]] = []
@@ -678,6 +729,7 @@ class _LabReading:
     end: int
     value_text: str
     measured: list[tuple[LabRule, float]]
+    direction: str | None = None  # "low" | "high" when written in words, without a value
 
 
 def _lab_reading(data: _Data, doc: Doc, span: Span) -> _LabReading | None:
@@ -686,9 +738,12 @@ def _lab_reading(data: _Data, doc: Doc, span: Span) -> _LabReading | None:
         return None
     value = span._.value
     number: float | None = None
+    unit = value.unit if value is not None else None
     end = span.end_char
     value_text = None
     times_uln = None
+    if unit in _DOSE_UNITS:
+        return None  # "vitamin K 2.5 mg PO": a dose, not a potassium level
     if value is not None and value.systolic is not None:
         number, end, value_text = value.systolic, value.end, value.text
     elif value is not None and value.value is not None and value.comparator in (None, "="):
@@ -708,6 +763,14 @@ def _lab_reading(data: _Data, doc: Doc, span: Span) -> _LabReading | None:
         number = float((m["v2"] or m["v"]).replace(",", ""))
         end = span.end_char + m.end()
         value_text = doc.text[span.end_char : end].strip()
+    elif (m := _DIRECTION_AFTER.match(doc.text[span.end_char : span.end_char + 40])) is not None:
+        # "white count was low", "his kidney number was up": abnormal, no value to grade
+        end = span.end_char + m.end()
+        word = m["d"].lower()
+        direction = "low" if word in _LOW_WORDS else "high"
+        return _LabReading(
+            span.start_char, end, doc.text[span.end_char : end].strip(), [], direction
+        )
     else:
         return None
     measured = []
@@ -717,7 +780,7 @@ def _lab_reading(data: _Data, doc: Doc, span: Span) -> _LabReading | None:
                 measured.append((rule, times_uln * rule.limit))
         else:
             assert number is not None
-            measured.append((rule, rule.normalise(number)))
+            measured.append((rule, rule.normalise(number, unit)))
     return _LabReading(span.start_char, end, value_text or "", measured)
 
 
@@ -725,6 +788,18 @@ def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
     reading = _lab_reading(data, doc, span)
     if reading is None:
         return None
+    if reading.direction is not None:
+        rules = data.labs.get(" ".join(span.text.lower().split()), [])
+        rule_ = next((r for r in rules if r.direction == reading.direction), None)
+        if rule_ is None:
+            return None
+        return _Mention(
+            span.start_char,
+            reading.end,
+            [_candidate(data, rule_.term, 1.0, "lab")],
+            _flags(span),
+            value=reading.value_text,
+        )
     for rule, measured in reading.measured:
         if rule.abnormal(measured):
             grade = rule.grade(measured)
@@ -1277,7 +1352,7 @@ def code_report(
     nlp: Language | None = None,
     semantic: bool = True,
     id: str | None = None,
-    diagnosis_components: bool = False,
+    diagnosis_components: bool = True,
 ) -> AeReport:
     """Code one adverse-event narrative: events (CTCAE/MedDRA), seriousness, drugs, outcome.
 
@@ -1287,9 +1362,11 @@ def code_report(
         nlp: an eligo pipeline (default `eligo.nlp.load()`).
         semantic: also rank CTCAE terms by MiniLM similarity for mentions no lexicon codes
             (`eligo.nlp.ae_semantic`; the model loads on first use, about 1 s).
-        diagnosis_components: MedDRA coding practice: when a diagnosis is coded, its own
-            signs and symptoms (`corpora/ae/diagnosis_components.tsv`) are not separate
-            events and are dropped (off by default: eligo's gold sets code them, see SOURCE.md).
+        diagnosis_components: MedDRA coding practice (MedDRA Term Selection: Points to
+            Consider, "definitive diagnosis with signs and symptoms": the diagnosis only):
+            when a diagnosis is coded, its own signs and symptoms
+            (`corpora/ae/diagnosis_components.tsv`) are not separate events and are dropped.
+            False codes every sign too (the CLI's `--code-signs`).
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")

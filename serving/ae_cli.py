@@ -54,6 +54,12 @@ def add_parser(subparsers: Any) -> None:
     code.add_argument(
         "--format", choices=["json", "table", "e2b"], default="json", help="output format"
     )
+    code.add_argument(
+        "--code-signs",
+        action="store_true",
+        help="also code the signs and symptoms of a coded diagnosis as events (default: the "
+        "diagnosis only, as MedDRA's Points to Consider advise)",
+    )
     code.set_defaults(handler=run)
 
 
@@ -93,7 +99,13 @@ def _code(args: argparse.Namespace) -> int:
                     yield record.to_json()
                     continue
                 try:
-                    report = code_report(record.text, meddra=release, nlp=nlp, id=record.id)
+                    report = code_report(
+                        record.text,
+                        meddra=release,
+                        nlp=nlp,
+                        id=record.id,
+                        diagnosis_components=not args.code_signs,
+                    )
                 except Exception as err:  # one bad report must not sink the run
                     yield RecordError(record.id, "processing_failed", type(err).__name__).to_json()
                     continue

@@ -65,7 +65,7 @@ class AeBatchResult(BaseModel):
 
 
 def run_code(
-    service: Service, items: list[Item | RecordError], *, e2b: bool
+    service: Service, items: list[Item | RecordError], *, e2b: bool, code_signs: bool = False
 ) -> list[dict[str, Any]]:
     """One coded report (or error item) per item, in order."""
     results = []
@@ -74,7 +74,13 @@ def run_code(
             results.append(item.to_json())
             continue
         try:
-            report = code_report(item.text, meddra=service.meddra, nlp=service.nlp, id=item.id)
+            report = code_report(
+                item.text,
+                meddra=service.meddra,
+                nlp=service.nlp,
+                id=item.id,
+                diagnosis_components=not code_signs,
+            )
         except Exception as err:  # one bad report must not sink the batch
             results.append(
                 RecordError(
@@ -102,6 +108,13 @@ def code(
         Literal["json", "e2b"],
         Query(description="json: the CLI's AE record; e2b: E2B(R3) data elements"),
     ] = "json",
+    code_signs: Annotated[
+        bool,
+        Query(
+            description="also code the signs and symptoms of a coded diagnosis as events "
+            "(default: the diagnosis only, as MedDRA's Points to Consider advise)"
+        ),
+    ] = False,
 ) -> JSONResponse:
     """One narrative `{"id"?, "text"}` -> its coded report (events with CTCAE term, MedDRA
     code, grade; seriousness with evidence; drugs with roles; outcome, action, onset); a
@@ -114,10 +127,12 @@ def code(
     if isinstance(body, AeBatch):
         check_batch_size(len(body.documents), max_batch=settings.max_batch)
         items = validate_items(body.documents, AeDocument, max_chars=max_chars)
-        results = run_code(service, items, e2b=e2b)
+        results = run_code(service, items, e2b=e2b, code_signs=code_signs)
         _observe(service, request, started, results)
         return JSONResponse({"results": results})
-    (result,) = run_code(service, [check_single(body, max_chars=max_chars)], e2b=e2b)
+    (result,) = run_code(
+        service, [check_single(body, max_chars=max_chars)], e2b=e2b, code_signs=code_signs
+    )
     if "error" in result:  # the error response is counted by its exception handler
         raise ApiError(500, result["error"]["code"], result["error"]["message"])
     _observe(service, request, started, [result])

@@ -47,6 +47,15 @@ def test_plain_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "provenance" in line
 
 
+def test_code_signs_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "r.txt"
+    path.write_text("Anaphylaxis with hives and wheeze ten minutes into the infusion.", "utf-8")
+    _, (line,), _ = call(["ae", "code", str(path)], capsys)
+    assert [e["ctcae_term"] for e in line["events"] if e["coded"]] == ["Anaphylaxis"]
+    _, (line,), _ = call(["ae", "code", str(path), "--code-signs"], capsys)
+    assert {e["ctcae_term"] for e in line["events"] if e["coded"]} > {"Anaphylaxis"}
+
+
 def test_jsonl_with_error_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "in.jsonl"
     path.write_text(

@@ -309,6 +309,17 @@ def test_ae_code_single_is_the_cli_record(client: TestClient) -> None:
     assert {"outcome", "action_taken", "onset", "relatedness", "provenance"} <= set(report)
 
 
+def test_ae_code_signs_is_opt_in(client: TestClient) -> None:
+    text = "Admitted on day 9 with febrile neutropenia, ANC 0.2, after cycle 2 of docetaxel."
+
+    def coded_terms(query: str) -> list[str]:
+        report = client.post(f"/v1/ae/code{query}", json={"text": text}).json()
+        return sorted(e["ctcae_term"] for e in report["events"] if e["coded"])
+
+    assert coded_terms("") == ["Febrile neutropenia"]  # the diagnosis only, MedDRA practice
+    assert coded_terms("?code_signs=true") == ["Febrile neutropenia", "Neutrophil count decreased"]
+
+
 def test_ae_code_e2b_and_batch(client: TestClient) -> None:
     e2b = client.post("/v1/ae/code?format=e2b", json={"id": "r1", "text": AE}).json()
     assert e2b["id"] == "r1"
