@@ -111,6 +111,12 @@ _VALUE_AFTER = re.compile(
     r"decreased|climbed|went|up|down|peaked|reached|to|from|has|had|now)\s+){1,4}"
     r"(?P<v>\d[\d,]*(?:\.\d+)?)(?:\s*[a-zA-Z/%]*\s+to\s+(?P<v2>\d[\d,]*(?:\.\d+)?))?"
 )
+# a tumour named without a CTCAE term of its own: never coded by word overlap or similarity
+_NEOPLASM = re.compile(
+    r"\b(?:\w*carcinoma|cancer|tumou?r|\w*lymphoma|leuka?emia|melanoma|\w*sarcoma|myeloma|"
+    r"neoplasm|metasta\w*|malignan\w*|\w*blastoma|mesothelioma)\b",
+    re.I,
+)
 # a lab said to be abnormal in words, right after its name
 _LOW_WORDS = frozenset({"low", "down", "dropped", "decreased", "fell", "falling", "dropping"})
 _DIRECTION_AFTER = re.compile(
@@ -290,7 +296,9 @@ def _pattern(part: str, descriptor: str, gap: int) -> re.Pattern[str]:
     before the descriptor."""
     if part == "-":
         return re.compile(rf"\b(?:{descriptor})\b", re.I)
-    between = rf"(?:[^\w.;:!?\n]+[\w']+){{0,{gap}}}?[^\w.;:!?\n]+"
+    # the words between never join two clauses ("feet properly and had numbness")
+    word = r"(?!(?:and|but|or|then|while|when|after|before|because|since)\b)[\w']+"
+    between = rf"(?:[^\w.;:!?\n]+{word}){{0,{gap}}}?[^\w.;:!?\n]+"
     p, d = f"(?:{part})", f"(?:{descriptor})"
     return re.compile(rf"\b(?:{p}{between}{d}|{d}{between}{p})\b", re.I)
 
@@ -648,20 +656,29 @@ _BACKGROUND = re.compile(
     r"(?:\b(?:history of|hx of|h/o|pmh|past medical history|known|underlying|"
     r"pre-?existing|baseline|chronic|with (?:a )?(?:history|background) of|"
     r"being treated for|indication)\b[^.;]{0,50}$)"
-    r"|(?:\b\d+[- ](?:year|yr)[- ]old\b[^.;]{0,30}\bwith\s+(?:[\w-]+ ){0,3}$)",
+    r"|(?:\b\d+[- ]?(?:(?:year|yr)[- ]old|y/?o|yo)\b[^.;]{0,30}"
+    r"(?:\bwith\s+|\bw/\s*)(?:[\w-]+ ){0,3}$)"
+    # "(46 M, pancreatic adenocarcinoma, gemcitabine ...)": a trial subject's demographics
+    r"|(?:\(\s*\d+\s*[- ]?(?:y/?o\s*)?[MF]\s*,\s*(?:[\w+-]+ ){0,3}$)"
+    # "started ticagrelor after his heart attack": what came before the drug
+    r"|(?:\b(?:started|began|begun|put on|prescribed|initiated|taking|been on)\s+[\w-]+"
+    r"(?:\s+[\w/.%-]+){0,4}\s+(?:after|since|following)\s+(?:his |her |their |my |the |a |an )?"
+    r"(?:[\w-]+ ){0,2}$)",
     re.I,
 )
 # "on apixaban for atrial fibrillation", "starting X for Y", "X was added for Y": the words
 # after "for" name the indication
 _FOR = re.compile(
-    r"\bfor\s+(?:his |her |their |the |a |an |my |our )?(?P<y>(?:[\w-]+ ){0,2})$", re.I
+    r"\b(?:for|to treat|to control|because(?: of)?)\s+(?:his |her |their |the |a |an |my |our )?"
+    r"(?P<y>(?:[\w-]+ ){0,2})$",
+    re.I,
 )
 _INDICATION_BEFORE = re.compile(
     r"(?:\b(?:was|were|is|are|been|being|be) (?:started|prescribed|given|begun|initiated|added|"
     r"commenced|put on|used)$)"
-    r"|(?:\b(?:on|taking|takes|take|receiving|received|receives|started|starting|start|began|"
-    r"beginning|commenced|commencing|prescribed|given|using|added|adding)\s+"
-    r"[\w-]+(?:\s+[\w/.%-]+){0,3}$)",
+    r"|(?:\b(?:on|taking|takes|take|took|receiving|received|receives|started|starting|start|"
+    r"began|beginning|commenced|commencing|prescribed|given|using|added|adding)\s+"
+    r"[\w-]+(?:\s+[\w/.%-]+){0,5}$)",
     re.I,
 )
 _EVENT_AFTER = re.compile(
@@ -686,7 +703,7 @@ def _is_background(
     end: int,
     *,
     drug_ends: Sequence[int] = (),
-    blockers: Sequence[int] = (),
+    blockers: Sequence[tuple[int, int]] = (),
 ) -> bool:
     """An indication or past condition named in passing ("on metformin for diabetes").
 
@@ -710,13 +727,15 @@ def _is_background(
     if m is None:
         return False
     for_start, words_start = sent_start + m.start(), sent_start + m.start("y")
-    if any(words_start <= b < start for b in blockers):
+    # another concept wholly between "for" and the mention ends the indication; one that
+    # covers the mention ("severe nodular acne" around "acne") is the same concept
+    if any(words_start <= b and e <= start for b, e in blockers):
         return False
     head = text[sent_start:for_start].rstrip()
     # a drug named right before "for" ("the antibiotics for her pneumonia", "metformin 500 mg
     # for diabetes"), or a verb of starting/taking a few words before it
     drug_near = any(
-        sent_start <= e <= for_start and len(text[e:for_start].split()) <= 3 for e in drug_ends
+        sent_start <= e <= for_start and len(text[e:for_start].split()) <= 5 for e in drug_ends
     )
     return drug_near or bool(_INDICATION_BEFORE.search(head))
 
@@ -920,7 +939,9 @@ def _mentions(
         mentions += _semantic(data, text, pending)
     mentions.sort(key=lambda m: m.start)
     concepts = [
-        s.start_char for s in doc.spans.get(SPAN_GROUP, []) if s.label_ in (*EVENT_LABELS, "target")
+        (s.start_char, s.end_char)
+        for s in doc.spans.get(SPAN_GROUP, [])
+        if s.label_ in (*EVENT_LABELS, "target")
     ]
     drug_ends = [s.end_char for s in drugs]
     for mention in mentions:
@@ -933,7 +954,7 @@ def _mentions(
             mention.start,
             mention.end,
             drug_ends=drug_ends,
-            blockers=[*concepts, *(m.start for m in mentions)],
+            blockers=[*concepts, *((m.start, m.end) for m in mentions)],
         )
     for mention in mentions:
         if _counselled(data, doc, text, mention):
@@ -965,6 +986,8 @@ def _semantic(data: _Data, text: str, pending: list[_Mention]) -> list[_Mention]
     index = {term: i for i, (term, _) in enumerate(matcher.terms)}
     rows = matcher.embed([text[m.start : m.end] for m in pending]) @ matcher.matrix.T
     for mention, row in zip(pending, rows, strict=True):
+        if _NEOPLASM.search(text[mention.start : mention.end]):
+            continue  # "pancreatic adenocarcinoma" is no Pancreatitis: a tumour is the disease
         best = row.argsort()[::-1][:3]
         nearest = [(*matcher.terms[i], float(row[i])) for i in best]
         semantic = [

@@ -962,3 +962,62 @@ def test_fuzzy_needs_more_than_a_shared_prefix(code) -> None:  # type: ignore[no
     assert terms(code("Three months into pembrolizumab she is hypothyroid.")) == {"Hypothyroidism"}
     assert terms(code("Gross hematuria on day 4 of the anticoagulant.")) == {"Hematuria"}
     assert candidates("nauseous")[0].term == "Nausea"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He was prescribed levofloxacin 750 mg daily to treat community-acquired pneumonia.",
+        "My mother took two Benadryl on Sunday night because she couldnt sleep.",
+        "63M started ticagrelor after his heart attack, stent placed two weeks ago.",
+        "Dispensed warfarin 5 mg to a 70 y/o F w/ new DVT; counselled on bleeding.",
+        "Cycle 3 Day 10: Subject 5512 (46 M, pancreatic adenocarcinoma, gemcitabine) seen.",
+        "A 24-year-old taking isotretinoin 40 mg daily for severe nodular acne was reviewed.",
+        "70-year-old man on apixaban 5 mg twice daily for a recent pulmonary embolism.",
+    ],
+)
+def test_indications_and_history_are_not_events(code, text) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == set()
+
+
+def test_an_event_after_an_indication_is_still_an_event(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("On apixaban for atrial fibrillation, she fell at home and broke her wrist.")
+    assert "Fall" in terms(report) and "Atrial fibrillation" not in terms(report)
+    # "after" the onset of an event is no drug start
+    assert terms(code("Patient expired on day 20 after onset of hepatic failure.")) == {
+        "Hepatic failure"
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "She developed slurred speech and left arm weakness; MRI showed an acute ischemic "
+            "stroke.",
+            {"Stroke"},
+        ),
+        (
+            "Found unresponsive with severe hypoglycemia after a double insulin dose.",
+            {"Hypoglycemia"},
+        ),
+        ("About 5 minutes after the vaccine she felt lightheaded and fainted.", {"Syncope"}),
+        (
+            "Pins and needles in his fingers, assessed as G3 peripheral sensory neuropathy.",
+            {"Peripheral sensory neuropathy"},
+        ),
+    ],
+)
+def test_signs_of_more_diagnoses(code, text, expected) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
+
+
+def test_tumours_are_not_coded_by_similarity(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("New pancreatic adenocarcinoma noted on the restaging scan.")
+    assert "Pancreatitis" not in terms(report)
+
+
+def test_patient_wording_does_not_join_two_clauses(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("He could not feel his feet properly and had numbness in his feet.")
+    assert "numbness in his feet" in coded(report)
+    assert terms(code("By morning she could not pass urine at all.")) == {"Urinary retention"}
