@@ -427,6 +427,7 @@ def load_data() -> _Data:
         "drug_context",
         "non_events",
         "restart",
+        "action_temporary",
         "hospital_setting",
     ):
         r[name] = _compile(rules[name])
@@ -1227,6 +1228,10 @@ def _action(
     first_event = min((e.start for e in events), default=0)
     later = {k: v for k, v in hits.items() if v.start >= first_event}
     hits = later or hits
+    # "stop the capecitabine for a week until it settles": a stop for a while is an interruption
+    if "withdrawn" in hits and r["action_temporary"].match(text, hits["withdrawn"].end):
+        stop = hits.pop("withdrawn")
+        hits.setdefault("interrupted", stop.model_copy(update={"value": "interrupted"}))
     # "infusion stopped ... to be restarted": a stop followed by a restart is an interruption
     if "withdrawn" in hits:
         restart = next(

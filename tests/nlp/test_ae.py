@@ -270,7 +270,7 @@ def test_severity_separate_from_grade(code) -> None:  # type: ignore[no-untyped-
         ),
         ("She threw up and was admitted overnight.", ["hospitalization"], "admitted"),
         ("Overnight admission for IV fluids.", ["hospitalization"], "admission"),
-        ("Transferred to the ICU for pressors.", ["hospitalization"], "ICU"),
+        ("Transferred to the ICU for pressors.", ["hospitalization"], "Transferred to the ICU"),
         (
             "The rash led to prolonged hospitalization.",
             ["hospitalization"],
@@ -281,7 +281,11 @@ def test_severity_separate_from_grade(code) -> None:  # type: ignore[no-untyped-
             ["disability"],
             "permanent disability",
         ),
-        ("The baby was born with a cleft palate.", ["congenital_anomaly"], "born with"),
+        (
+            "The baby was born with a cleft palate.",
+            ["congenital_anomaly"],
+            "baby was born with a cleft palate",
+        ),
         (
             "Considered an important medical event by the sponsor.",
             ["other_medically_important"],
@@ -1021,3 +1025,63 @@ def test_patient_wording_does_not_join_two_clauses(code) -> None:  # type: ignor
     report = code("He could not feel his feet properly and had numbness in his feet.")
     assert "numbness in his feet" in coded(report)
     assert terms(code("By morning she could not pass urine at all.")) == {"Urinary retention"}
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        (
+            "Reports decreased libido on sertraline. Plan: reduce to 75 mg, revisit in 4 weeks.",
+            "dose_reduced",
+        ),
+        (
+            "Febrile neutropenia after cycle 2; both drugs reduced by one dose level.",
+            "dose_reduced",
+        ),
+        (
+            "ANC 0.4 after docetaxel. Cycle 3 will be given at 80% of the docetaxel dose.",
+            "dose_reduced",
+        ),
+        ("AKI on vancomycin. Vanc d/c'd, switched to linezolid.", "withdrawn"),
+        (
+            "She could not pass urine after the Benadryl. We've thrown the Benadryl out.",
+            "withdrawn",
+        ),
+        (
+            "Sunburn-like rash on doxycycline. She agreed to stop doxycycline and see her GP.",
+            "withdrawn",
+        ),
+        ("Neuropathy on FOLFOX: oxaliplatin omitted from the remaining cycles.", "withdrawn"),
+        ("Metallic taste on clarithromycin; course to be completed as planned.", "unchanged"),
+        ("Rash on lamotrigine; the lamotrigine dose was not changed.", "unchanged"),
+        ("Dry mouth on quetiapine; quetiapine was increased to 200 mg nightly.", "dose_increased"),
+    ],
+)
+def test_more_action_wording(code, text, action) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).action_taken == action
+
+
+@pytest.mark.parametrize(
+    ("text", "criterion"),
+    [
+        ("AKI on vancomycin; d/c delayed 3 days for AKI.", "hospitalization"),
+        ("Fell on apixaban and broke her hip; hospital stay 6 days.", "hospitalization"),
+        ("MICU admit note: septic shock on azathioprine.", "hospitalization"),
+        ("TEN on allopurinol; she was transferred to a burn unit.", "hospitalization"),
+        (
+            "Tendon rupture on levofloxacin; the reporter assessed the event as disabling.",
+            "disability",
+        ),
+        (
+            "Valproate in pregnancy: she delivered a girl with a lumbosacral myelomeningocele.",
+            "congenital_anomaly",
+        ),
+        ("Septic shock after the chemotherapy, dying on ICU day 3.", "death"),
+        (
+            "Opioid overdose: needed bag-mask ventilation for respiratory failure.",
+            "life_threatening",
+        ),
+    ],
+)
+def test_more_seriousness_wording(code, text, criterion) -> None:  # type: ignore[no-untyped-def]
+    assert criterion in {s.criterion for s in code(text).seriousness}
