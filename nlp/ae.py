@@ -19,6 +19,7 @@ in `corpora/ae/rules.json`, each result with the words it came from.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from eligo.nlp.ae_types import (
     Role,
     Seriousness,
 )
-from eligo.nlp.resources import digest, read_json, read_tsv
+from eligo.nlp.resources import ResourceNotFoundError, digest, read_json, read_tsv, resource
 from eligo.nlp.types import Provenance
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ _ULN = re.compile(
 
 
 _VALUE_AFTER = re.compile(
-    r"^\s*(?:(?:level|count|was|were|is|of|at|rose|risen|fell|fallen|dropped|increased|"
+    r"^\s*(?:(?:level|levels|count|reading|readings|was|were|is|of|at|rose|risen|fell|fallen|dropped|increased|"
     r"decreased|climbed|went|up|down|peaked|reached|to|from|has|had|now)\s+){1,4}"
     r"(?P<v>\d[\d,]*(?:\.\d+)?)(?:\s*[a-zA-Z/%]*\s+to\s+(?P<v2>\d[\d,]*(?:\.\d+)?))?"
 )
@@ -221,6 +222,8 @@ class _Data:
     components: dict[str, frozenset[str]] = field(default_factory=dict)
     # patient wording as a body part near a descriptor (consumer_patterns.tsv)
     patterns: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)
+    # one-word symptom names (CTCAE terms and lexicon phrases) -> term, for misspellings
+    symptom_words: dict[str, str] = field(default_factory=dict)
 
 
 def _stem(word: str) -> str:
@@ -405,6 +408,10 @@ def load_data() -> _Data:
         rules=rules,
         components=components,
         patterns=patterns,
+        symptom_words={
+            **{k: v[0] for k, v in phrases.items() if k.isalpha() and len(k) >= 6},
+            **{k: t.term for k, t in terms.items() if k.isalpha() and len(k) >= 6},
+        },
     )
     r = data.res
     for name in ("grade", "severity", "seriousness_block", "seriousness_block_after"):
@@ -561,12 +568,64 @@ def _phrase_matches(data: _Data, text: str) -> list[tuple[int, int, str, MatchKi
     # a body part near a descriptor ("my head is pounding", "mouth is full of sores")
     for term, regex in data.patterns:
         found += [(m.start(), m.end(), term, "consumer") for m in regex.finditer(text)]
+    found += _misspellings(data, text)
     found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
     chosen: list[tuple[int, int, str, MatchKind]] = []
     for item in found:
         if all(item[1] <= c[0] or c[1] <= item[0] for c in chosen):
             chosen.append(item)
     return sorted(c for c in chosen if c[3] != "exact")
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """Whole words of the MiniLM WordPiece vocabulary (30k): words not to "correct"."""
+    try:
+        vocab = json.loads(resource("models", "minilm", "tokenizer.json").read_text("utf-8"))
+        return frozenset(w for w in vocab["model"]["vocab"] if w.isalpha())
+    except (ResourceNotFoundError, KeyError, ValueError):
+        return frozenset()
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (a swap of neighbours is one edit), capped."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], previous2[j - 2] + 1)
+        if min(row) > limit:
+            return limit + 1
+        previous2, previous = previous, row
+    return previous[-1]
+
+
+def _misspellings(data: _Data, text: str) -> list[tuple[int, int, str, MatchKind]]:
+    """Misspelt symptom words ("nausious", "diarhea", "vomitting", "dizzyness"): a word of 7+
+    letters that is no English word (MiniLM's vocabulary) and is one edit (two from 9
+    letters) from exactly one single-word symptom term with the same first letter."""
+    english = _english_words()
+    if not english:
+        return []
+    found: list[tuple[int, int, str, MatchKind]] = []
+    for m in re.finditer(r"[A-Za-z]{7,}", text):
+        word = m.group().lower()
+        if word in data.symptom_words or word in english:
+            continue
+        limit = 1 if len(word) < 9 else 2
+        close = {
+            term
+            for known, term in data.symptom_words.items()
+            if known[0] == word[0] and _edit_distance(word, known, limit) <= limit
+        }
+        if len(close) == 1:
+            found.append((m.start(), m.end(), close.pop(), "consumer"))
+    return found
 
 
 def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -835,6 +894,27 @@ def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
     return None
 
 
+_OF_PHRASE = re.compile(
+    r"\s+(of|in|to)\s+(?:the\s+|his\s+|her\s+|their\s+|my\s+)?([a-z]+(?:\s+[a-z]+)?)", re.I
+)
+
+
+def _of_phrase(data: _Data, text: str, start: int, end: int) -> tuple[int, str] | None:
+    """A mention that continues into a longer CTCAE term with "of/in/to" and the words after
+    it, articles aside: "osteonecrosis of the jaw" -> (its end, "Osteonecrosis of jaw")."""
+    m = _OF_PHRASE.match(text, end)
+    if m is None:
+        return None
+    head = " ".join(text[start:end].lower().split())
+    words = m[2].lower().split()
+    for n in range(len(words), 0, -1):
+        key = f"{head} {m[1].lower()} {' '.join(words[:n])}"
+        if key in data.terms:
+            stop = m.start(2) + len(" ".join(m[2].split()[:n]))
+            return stop, data.terms[key].term
+    return None
+
+
 def _lab_outcome(data: _Data, doc: Doc, text: str, events: Sequence[AeEvent]) -> Evidence | None:
     """The outcome a later value of an event's lab shows: "sodium 118 ... 131 at discharge"
     is recovering (still below 135, nearer normal), "platelets ... 180 one week later"
@@ -915,6 +995,10 @@ def _mentions(
                 for c in span._.codes or []
                 if c.system == "CTCAE" and c.display.lower() in data.terms
             ]
+            longer = _of_phrase(data, text, start, end)
+            if longer is not None:  # "osteonecrosis of the jaw": Osteonecrosis of jaw
+                end, term = longer
+                exact = [_candidate(data, term, 1.0, "exact")]
             cands = _merge(exact, candidates(text[start:end], limit=4), 3)
             mention = _Mention(start, end, cands, _flags(span))
             if not exact and (not cands or cands[0].match == "fuzzy"):
@@ -1333,6 +1417,26 @@ def _drop_components(data: _Data, events: list[AeEvent]) -> list[AeEvent]:
     return [e for e in events if not (e.coded and e.ctcae_term in parts)]
 
 
+def _drop_generic(events: list[AeEvent]) -> list[AeEvent]:
+    """Drop a coded event whose term is a more general form of another coded event's term
+    when it is the same mention or a repeat of its words: "hip fracture ... the fracture"
+    (Fracture under Hip fracture), "burning pain in my upper stomach" (Pain under Abdominal
+    pain)."""
+    coded_events = [e for e in events if e.coded and e.ctcae_term]
+    drop: set[int] = set()
+    for e in coded_events:
+        mine = _words(e.ctcae_term or "")
+        for other in coded_events:
+            theirs = _words(other.ctcae_term or "")
+            if other is e or not mine < theirs:
+                continue
+            touching = e.start <= other.end and other.start <= e.end
+            if touching or _words(e.text) <= _words(other.text):
+                drop.add(id(e))
+                break
+    return [e for e in events if id(e) not in drop]
+
+
 def _first(regex: re.Pattern[str], text: str) -> Evidence | None:
     m = regex.search(text)
     if m is None:
@@ -1460,6 +1564,7 @@ def code_report(
     coded_mentions = [m for m, e in zip(mentions, events, strict=True) if e.coded]
     if diagnosis_components:
         events = _drop_components(data, events)
+    events = _drop_generic(events)
     seriousness = _seriousness(data, text)
     drugs, drug_mentions = _drug_roles(data, text, doc, drug_spans, coded_mentions)
     action, action_ev = _action(data, text, drugs, drug_mentions, coded_mentions)

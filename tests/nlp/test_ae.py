@@ -1085,3 +1085,42 @@ def test_more_action_wording(code, text, action) -> None:  # type: ignore[no-unt
 )
 def test_more_seriousness_wording(code, text, criterion) -> None:  # type: ignore[no-untyped-def]
     assert criterion in {s.criterion for s in code(text).seriousness}
+
+
+def test_misspelt_symptom_words(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("i feel so nausious all day and had diarhea twice, plus vomitting and dizzyness")
+    assert terms(report) == {"Nausea", "Diarrhea", "Vomiting", "Dizziness"}
+    # English words one edit from a symptom word are left alone ("spelling" / swelling)
+    assert terms(code("Spelling and painting were hard for him this week.")) == set()
+
+
+def test_a_term_that_continues_with_of(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("The oral surgeon diagnosed osteonecrosis of the jaw on alendronate.")
+    assert terms(report) == {"Osteonecrosis of jaw"}
+    assert "osteonecrosis of the jaw" in coded(report)
+
+
+def test_a_general_repeat_of_a_specific_event_is_not_another_event(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("On apixaban she sustained a hip fracture. The fracture was fixed.")
+    assert terms(report) == {"Hip fracture"}
+    report = code("now theres a burning pain in my upper stomach after the ibuprofen")
+    assert terms(report) == {"Abdominal pain"}
+
+
+@pytest.mark.parametrize(
+    ("text", "term"),
+    [
+        (
+            "On oxycodone since the surgery, she hasnt had a bowel movement in 6 days.",
+            "Constipation",
+        ),
+        (
+            "Sertraline throughout pregnancy; she delivered at 33 weeks' gestation.",
+            "Premature delivery",
+        ),
+        ("Day 57 on the JAK inhibitor: herpes zoster over the left T6 dermatome.", "Shingles"),
+        ("Extravasation confirmed during the doxorubicin push.", "Infusion site extravasation"),
+    ],
+)
+def test_more_event_wording(code, text, term) -> None:  # type: ignore[no-untyped-def]
+    assert term in terms(code(text))
