@@ -617,6 +617,10 @@ def _misspellings(data: _Data, text: str) -> list[tuple[int, int, str, MatchKind
         word = m.group().lower()
         if word in data.symptom_words or word in english:
             continue
+        if re.search(r"\b[A-Z][a-z]+\s+$", text[max(0, m.start() - 30) : m.start()]) and (
+            m.group().islower()
+        ):
+            continue  # "Klebsiella pneumoniae": a species name, not a misspelt symptom
         limit = 1 if len(word) < 9 else 2
         close = {
             term
@@ -674,9 +678,28 @@ def _family_modifiers(span: Span) -> list[Any]:
     return [m for m in span._.modifiers if m.category.upper() == "FAMILY"]
 
 
+_REPORTING = re.compile(
+    r"^\s*(?:(?:also|then|first|just|had|has|have)\s+)?(?:noticed|notices|noted|notes|reports?|"
+    r"reported|says|said|called|calls|calling|found|finds|observed|observes|states|stated|"
+    r"saw|sees|brought|took|drove|checked|asked|worried|thinks|thought|tells|told)\b",
+    re.I,
+)
+# "my cousins bbq", "my mom's meter": the relative's thing, not the relative's health
+_POSSESSIVE = re.compile(
+    r"^(?:'s|’s|s)?\s+(?:house|home|place|party|bbq|barbecue|wedding|funeral|car|meter|phone|"
+    r"birthday|kitchen|garden|farm|cabin|apartment|flat)\b",
+    re.I,
+)
+
+
 def _by_relative(doc: Doc, start: int, trigger: str) -> bool:
-    """A family cue that names who found or reported the event ("by family", "by his wife")."""
+    """A family cue that names who found or reported the event ("by family", "by his wife",
+    "family noticed", "her daughter reports") or owns a place or thing ("my cousins bbq")."""
     if re.match(r"by\b", trigger, re.I):
+        return True
+    token = doc[start]
+    after = doc.text[token.idx + len(trigger) : token.idx + len(trigger) + 40]
+    if _REPORTING.match(after) or _POSSESSIVE.match(after):
         return True
     before = doc[max(0, start - 2) : start].text.lower().split()
     return bool(before) and (
@@ -720,6 +743,9 @@ _BACKGROUND = re.compile(
     r"(?:\bwith\s+|\bw/\s*)(?:[\w-]+ ){0,3}$)"
     # "(46 M, pancreatic adenocarcinoma, gemcitabine ...)": a trial subject's demographics
     r"|(?:\(\s*\d+\s*[- ]?(?:y/?o\s*)?[MF]\s*,\s*(?:[\w+-]+ ){0,3}$)"
+    # "(uptitrated after NSTEMI in May)": what came before a dose change
+    r"|(?:\b(?:started|begun|uptitrated|up-titrated|increased|initiated|prescribed)\s+"
+    r"(?:after|following|since)\s+(?:his |her |their |my |the |a |an )?(?:[\w-]+ ){0,2}$)"
     # "started ticagrelor after his heart attack": what came before the drug
     r"|(?:\b(?:started|began|begun|put on|prescribed|initiated|taking|been on)\s+[\w-]+"
     r"(?:\s+[\w/.%-]+){0,4}\s+(?:after|since|following)\s+(?:his |her |their |my |the |a |an )?"
@@ -738,7 +764,7 @@ _INDICATION_BEFORE = re.compile(
     r"commenced|put on|used)$)"
     r"|(?:\b(?:on|taking|takes|take|took|receiving|received|receives|started|starting|start|"
     r"began|beginning|commenced|commencing|prescribed|given|using|added|adding)\s+"
-    r"[\w-]+(?:\s+[\w/.%-]+){0,5}$)",
+    r"[\w-]+(?:\s+[\w/.%-]+){0,7}$)",
     re.I,
 )
 _EVENT_AFTER = re.compile(
@@ -795,7 +821,7 @@ def _is_background(
     # a drug named right before "for" ("the antibiotics for her pneumonia", "metformin 500 mg
     # for diabetes"), or a verb of starting/taking a few words before it
     drug_near = any(
-        sent_start <= e <= for_start and len(text[e:for_start].split()) <= 5 for e in drug_ends
+        sent_start <= e <= for_start and len(text[e:for_start].split()) <= 7 for e in drug_ends
     )
     return drug_near or bool(_INDICATION_BEFORE.search(head))
 
@@ -815,6 +841,8 @@ def _lab_reading(data: _Data, doc: Doc, span: Span) -> _LabReading | None:
     rules = data.labs.get(" ".join(span.text.lower().split()))
     if not rules:
         return None
+    if len(span.text) <= 2 and span.start_char and doc.text[span.start_char - 1].isdigit():
+        return None  # "48K": thousands, not potassium
     value = span._.value
     number: float | None = None
     unit = value.unit if value is not None else None
@@ -1562,9 +1590,9 @@ def code_report(
             event.meddra = release.code(event.text, ctcae_term=entry.term, ctcae_code=entry.code)
         events.append(event)
     coded_mentions = [m for m, e in zip(mentions, events, strict=True) if e.coded]
+    events = _drop_generic(events)  # before components: "pain" under Abdominal pain goes too
     if diagnosis_components:
         events = _drop_components(data, events)
-    events = _drop_generic(events)
     seriousness = _seriousness(data, text)
     drugs, drug_mentions = _drug_roles(data, text, doc, drug_spans, coded_mentions)
     action, action_ev = _action(data, text, drugs, drug_mentions, coded_mentions)

@@ -1124,3 +1124,50 @@ def test_a_general_repeat_of_a_specific_event_is_not_another_event(code) -> None
 )
 def test_more_event_wording(code, text, term) -> None:  # type: ignore[no-untyped-def]
     assert term in terms(code(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "term"),
+    [
+        ("my hands shake so bad i spill my coffee since the lithium went up", "Tremor"),
+        ("im peeing constantly day and night on the lithium", "Urinary frequency"),
+        ("my face gets red and hot out of nowhere since the amlodipine", "Flushing"),
+        ("im sweating through my sheets every night on the lexapro", "Hyperhidrosis"),
+        ("also zero sex drive since the new antidepressant", "Libido decreased"),
+        ("this week my pee is dark like tea on the TB meds", "Urine discoloration"),
+        ("puffy eyes every morning since the gleevec", "Periorbital edema"),
+        ("i cant hold anything in since the metformin", "Diarrhea"),
+        ("i feel like im gonna pass out when i stand up", "Presyncope"),
+        ("she says the room spins when she gets up", "Vertigo"),
+        ("weakness in thighs x10 days on atorvastatin", "Muscle weakness lower limb"),
+        ("severely dry, cracked lips in month 2 of isotretinoin", "Cheilitis"),
+        ("Day 5: new word-finding difficulty after the CAR-T infusion.", "Dysphasia"),
+        ("Separately TSH 11.4 mIU/L on pembrolizumab.", "Thyroid stimulating hormone increased"),
+        ("Cr 1.7 mg/dL and phos 1.8 mg/dL on tenofovir.", "Hypophosphatemia"),
+        ("Mom reports wt down 1.8 kg since starting methylphenidate.", "Weight loss"),
+        ("EGD: actively bleeding duodenal ulcer on apixaban, clipped.", "Duodenal hemorrhage"),
+    ],
+)
+def test_sixth_blind_check_wording(code, text, term) -> None:  # type: ignore[no-untyped-def]
+    assert term in terms(code(text))
+
+
+def test_relatives_who_report_or_own_things_are_not_the_experiencer(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("took my flagyl then one beer at my cousins bbq and threw up twice")
+    assert terms(report) == {"Vomiting"}
+    report = code("84F started sertraline 3 wks ago; family noticed increased confusion.")
+    assert terms(report) == {"Confusion"}
+    # a relative's own illness stays family history
+    assert terms(code("Her mother had a stroke at 60. She started the pill last month.")) == set()
+
+
+def test_thousands_and_species_are_not_labs_or_symptoms(code) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code("Plt down to 48K from 245K at start on linezolid.")) == {
+        "Platelet count decreased"
+    }
+    assert terms(code("Blood cultures grew Klebsiella pneumoniae on day 3.")) == set()
+
+
+def test_conditional_advice_is_hypothetical(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Hives on amoxicillin. Advised to stop it; ER if any breathing difficulty.")
+    assert terms(report) == {"Urticaria"}
