@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, cast
 
 from eligo.nlp.ae_types import (
@@ -102,7 +103,9 @@ _STOP = frozenset(
 _ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
 _ULN = re.compile(
     r"^\W{0,3}(?:(?:was|is|of|at|rose to|increased to|up to|elevated to|peaked at)\s+)?"
-    r"(?P<x>\d+(?:\.\d+)?)\s*(?:x|×|times)\s*(?:the\s+)?(?:ULN|upper limit(?: of normal)?)",
+    r"(?:(?:like|about|around|approximately|nearly|almost|over|~)\s*)?"
+    r"(?P<x>\d+(?:\.\d+)?)\s*(?:x|×|times)\s*(?:the\s+)?"
+    r"(?:ULN|upper limit(?: of normal)?|normal(?: limit| level| value)?|the normal)\b",
     re.I,
 )
 
@@ -718,6 +721,9 @@ def _reporter_relative(doc: Doc, trigger: str) -> bool:
     m = _RELATIVE.match(trigger.strip())
     if m is None:
         return False
+    first = next(iter(doc.sents)).text if doc.has_annotation("SENT_START") else doc.text
+    if _DECLARED.search(first):
+        return True  # "this is his daughter. dad (79) was started on ...": dad is the patient
     word = m["r"].lower()
     sex = next(k for k, v in _RELATIVE_WORDS.items() if word in v.split("|"))
     first = next(iter(doc.sents)).text if doc.has_annotation("SENT_START") else doc.text
@@ -726,6 +732,14 @@ def _reporter_relative(doc: Doc, trigger: str) -> bool:
         return False
     rest = doc.text[doc.text.find(first) + own.end() :]
     return bool(re.search(rf"\b(?:{_PRONOUNS[sex]})\b", rest, re.I))
+
+
+_DECLARED = re.compile(
+    r"\b(?:this is|i am|i'm|im|it'?s|writing as|calling as) (?:his|her|their|the patient'?s) "
+    r"(?:daughter|son|wife|husband|mother|father|mom|mum|dad|sister|brother|partner|carer|"
+    r"caregiver|grandson|granddaughter|niece|nephew)\b",
+    re.I,
+)
 
 
 def _reporter_child(doc: Doc) -> bool:
@@ -738,7 +752,7 @@ def _reporter_child(doc: Doc) -> bool:
 _BACKGROUND = re.compile(
     r"(?:\b(?:history of|hx of|h/o|pmh|past medical history|known|underlying|"
     r"pre-?existing|baseline|chronic|with (?:a )?(?:history|background) of|"
-    r"being treated for|indication)\b[^.;]{0,50}$)"
+    r"being treated for|indication|already (?:has|have|had))\b[^.;]{0,50}$)"
     r"|(?:\b\d+[- ]?(?:(?:year|yr)[- ]old|y/?o|yo)\b[^.;]{0,30}"
     r"(?:\bwith\s+|\bw/\s*)(?:[\w-]+ ){0,3}$)"
     # "(46 M, pancreatic adenocarcinoma, gemcitabine ...)": a trial subject's demographics
@@ -765,6 +779,11 @@ _INDICATION_BEFORE = re.compile(
     r"|(?:\b(?:on|taking|takes|take|took|receiving|received|receives|started|starting|start|"
     r"began|beginning|commenced|commencing|prescribed|given|using|added|adding)\s+"
     r"[\w-]+(?:\s+[\w/.%-]+){0,7}$)",
+    re.I,
+)
+_CONTROLLED = re.compile(
+    r"\s*(?:is |are |was |remains? |now )?(?:well|adequately|fairly|reasonably|better|poorly)?\s*"
+    r"(?:controlled|managed)\b",
     re.I,
 )
 _EVENT_AFTER = re.compile(
@@ -797,6 +816,8 @@ def _is_background(
     ("on apixaban for atrial fibrillation fell at home": the fall is an event).
     """
     before = text[sent_start:start]
+    if _CONTROLLED.match(text, end):
+        return True  # "pain well controlled": the condition under treatment
     after = _EVENT_AFTER.search(text[end : end + 40])
     if after is not None:
         # "rash after the infusion": an event. "atrial fibrillation following cardioversion"
@@ -1332,6 +1353,8 @@ def _action(
                 continue
             if _blocked_hypothetical(data, text, m.start()):
                 continue
+            if name != "unchanged" and _NOT_DONE.search(text[max(0, m.start() - 40) : m.start()]):
+                continue  # "do NOT stop the plavix", "i want to quit but ..."
             hits.setdefault(
                 name, Evidence(value=name, evidence=m.group(), start=m.start(), end=m.end())
             )
@@ -1341,7 +1364,7 @@ def _action(
     later = {k: v for k, v in hits.items() if v.start >= first_event}
     hits = later or hits
     # "stop the capecitabine for a week until it settles": a stop for a while is an interruption
-    if "withdrawn" in hits and r["action_temporary"].match(text, hits["withdrawn"].end):
+    if "withdrawn" in hits and r["action_temporary"].match(text[hits["withdrawn"].end :]):
         stop = hits.pop("withdrawn")
         hits.setdefault("interrupted", stop.model_copy(update={"value": "interrupted"}))
     # "infusion stopped ... to be restarted": a stop followed by a restart is an interruption
@@ -1397,6 +1420,14 @@ def _is_vaccine(text: str, drug: AeDrug) -> bool:
     )
 
 
+# an action not taken: negated, wished for or considered
+_NOT_DONE = re.compile(
+    r"(?:\b(?:not|never|n't|dont|didnt|doesnt|without)|\b(?:wants?|wanted|wanting|wish|thinking of|"
+    r"thinking about|considering|tempted) to|\bshould (?:i|we))\s+(?:to\s+)?$",
+    re.I,
+)
+
+
 def _blocked_hypothetical(data: _Data, text: str, start: int) -> bool:
     before = re.split(r"[.;!?]\s|\n", text[max(0, start - 50) : start])[-1]
     return bool(
@@ -1443,6 +1474,26 @@ def _drop_components(data: _Data, events: list[AeEvent]) -> list[AeEvent]:
     for term in diagnoses:
         parts |= data.components.get(term, frozenset()) - {term}
     return [e for e in events if not (e.coded and e.ctcae_term in parts)]
+
+
+_MODIFIER = re.compile(
+    r"(?:itchy|itching|painful|burning|swollen|tender|sore|stinging|weeping|bleeding)", re.I
+)
+
+
+def _drop_modifiers(text: str, events: list[AeEvent]) -> list[AeEvent]:
+    """A symptom adjective right before another coded event is part of it: "itchy red welts"
+    (Urticaria, not also Pruritus), "painful mouth sores" (Mucositis oral, not also Pain)."""
+    coded_events = sorted((e for e in events if e.coded), key=lambda e: e.start)
+    drop = {
+        id(a)
+        for a, b in pairwise(coded_events)
+        if _MODIFIER.fullmatch(a.text)
+        and len(text[a.end : b.start].split()) <= 1
+        and not re.search(r"[,;.]", text[a.end : b.start])
+        and a.ctcae_term != b.ctcae_term
+    }
+    return [e for e in events if id(e) not in drop]
 
 
 def _drop_generic(events: list[AeEvent]) -> list[AeEvent]:
@@ -1590,7 +1641,7 @@ def code_report(
             event.meddra = release.code(event.text, ctcae_term=entry.term, ctcae_code=entry.code)
         events.append(event)
     coded_mentions = [m for m, e in zip(mentions, events, strict=True) if e.coded]
-    events = _drop_generic(events)  # before components: "pain" under Abdominal pain goes too
+    events = _drop_modifiers(text, _drop_generic(events))  # before components
     if diagnosis_components:
         events = _drop_components(data, events)
     seriousness = _seriousness(data, text)

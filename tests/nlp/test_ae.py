@@ -1171,3 +1171,57 @@ def test_thousands_and_species_are_not_labs_or_symptoms(code) -> None:  # type: 
 def test_conditional_advice_is_hypothetical(code) -> None:  # type: ignore[no-untyped-def]
     report = code("Hives on amoxicillin. Advised to stop it; ER if any breathing difficulty.")
     assert terms(report) == {"Urticaria"}
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        (
+            "Nosebleeds on plavix. Cardiologist said do NOT stop the plavix, so still on it.",
+            "unchanged",
+        ),
+        (
+            "Hot flashes on tamoxifen. honestly i want to quit but im still taking it every day",
+            "unchanged",
+        ),
+        ("Sores on xeloda. onc nurse told me to stop the pills for now til my appt", "interrupted"),
+        ("i stopped the metformin on my own bc i cant hold anything in", "withdrawn"),
+        ("K 2.9 on furosemide 80 mg bid; furosemide back to 40 mg bid.", "dose_reduced"),
+        ("Nausea on semaglutide. The dose was kept at 0.25 mg rather than escalated.", "unchanged"),
+        ("Heavier periods since the copper IUD; IUD removed today.", "withdrawn"),
+    ],
+)
+def test_action_not_taken_or_temporary(code, text, action) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).action_taken == action
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("raised itchy red welts on his trunk after amoxicillin", {"Urticaria"}),
+        ("painful mouth sores since the methotrexate", {"Mucositis oral"}),
+        ("Pain well controlled on oxycodone; very drowsy most of the day.", {"Somnolence"}),
+        (
+            "this is his daughter. dad (79) was started on ambien, got up confused, broke his hip.",
+            {"Confusion", "Hip fracture"},
+        ),
+        (
+            "She already has bad arthritis; now her mouth is so dry on the water pill.",
+            {"Dry mouth"},
+        ),
+        (
+            "Clinic called: my ALT was like 10 times normal on the TB pills.",
+            {"Alanine aminotransferase increased"},
+        ),
+        (
+            "Myocarditis complicated by complete heart block on nivolumab.",
+            {"Myocarditis", "Atrioventricular block complete"},
+        ),
+        (
+            "Since the copper IUD: much heavier periods and bad cramps with her periods.",
+            {"Menorrhagia", "Dysmenorrhea"},
+        ),
+    ],
+)
+def test_sixth_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
