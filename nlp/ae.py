@@ -1347,7 +1347,10 @@ def _action(
             ev_before = [
                 e
                 for e in events
-                if 0 <= m.start() - e.end <= 12 and not re.search(r"[.;]", text[e.end : m.start()])
+                if 0 <= m.start() - e.end <= 12
+                and not re.search(
+                    r"[.;!?]|\b(?:i|he|she|we|they|you)\b", text[e.end : m.start()], re.I
+                )
             ]
             if ev_before and not any(ev_before[-1].end <= a[0] < m.start() for a in near):
                 continue
