@@ -757,6 +757,8 @@ _BACKGROUND = re.compile(
     r"(?:\bwith\s+|\bw/\s*)(?:[\w-]+ ){0,3}$)"
     # "(46 M, pancreatic adenocarcinoma, gemcitabine ...)": a trial subject's demographics
     r"|(?:\(\s*\d+\s*[- ]?(?:y/?o\s*)?[MF]\s*,\s*(?:[\w+-]+ ){0,3}$)"
+    # "71F, parox AF, sotalol 80 bid ...", "66M, NSTEMI, on UFH": a note's opening problem list
+    r"|(?:\b\d+\s?(?:y/?o\s*)?[MF]\s*,\s*(?:(?:[\w+/-]+\s*,\s*)|(?:[\w+/-]+ )){0,3}$)"
     # "(uptitrated after NSTEMI in May)": what came before a dose change
     r"|(?:\b(?:started|begun|uptitrated|up-titrated|increased|initiated|prescribed)\s+"
     r"(?:after|following|since)\s+(?:his |her |their |my |the |a |an )?(?:[\w-]+ ){0,2}$)"
@@ -874,6 +876,19 @@ def _lab_reading(data: _Data, doc: Doc, span: Span) -> _LabReading | None:
         return None  # "vitamin K 2.5 mg PO": a dose, not a potassium level
     if value is not None and value.systolic is not None:
         number, end, value_text = value.systolic, value.end, value.text
+    elif (
+        value is not None
+        and value.value is None
+        and value.low is not None
+        and value.high is not None
+    ):
+        # "FSBG 240-310": a range of readings; its worse end decides, per rule direction below
+        end, value_text = value.end, value.text
+        measured_range = [
+            (rule, rule.normalise(value.high if rule.direction == "high" else value.low, unit))
+            for rule in rules
+        ]
+        return _LabReading(span.start_char, end, value_text, measured_range)
     elif value is not None and value.value is not None and value.comparator in (None, "="):
         number, end, value_text = value.value, value.end, value.text
         # "rose from 0.9 to 2.4": the value that matters is the one it reached
@@ -1241,8 +1256,16 @@ def _seriousness(data: _Data, text: str) -> list[Seriousness]:
                 end=m.end(),
             )
             break
+    # "other medically important" is for events no other criterion covers: inferred from the
+    # event (anaphylaxis), it gives way to a stated one; said in words, it stays
+    omi = found.get("other_medically_important")
+    if omi is not None and len(found) > 1 and not _STATED_IMPORTANT.search(omi.evidence):
+        del found["other_medically_important"]
     order = list(data.rules["seriousness"])
     return sorted(found.values(), key=lambda s: order.index(s.criterion))
+
+
+_STATED_IMPORTANT = re.compile(r"important|significant|to prevent", re.I)
 
 
 def _sentence_around(text: str, start: int, end: int) -> str:

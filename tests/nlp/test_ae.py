@@ -265,7 +265,7 @@ def test_severity_separate_from_grade(code) -> None:  # type: ignore[no-untyped-
         ("He expired on the ward.", ["death"], "expired"),
         (
             "Life-threatening anaphylaxis after the first dose.",
-            ["life_threatening", "other_medically_important"],
+            ["life_threatening"],  # implied importance gives way to a stated criterion
             "Life-threatening",
         ),
         ("She threw up and was admitted overnight.", ["hospitalization"], "admitted"),
@@ -1225,3 +1225,36 @@ def test_action_not_taken_or_temporary(code, text, action) -> None:  # type: ign
 )
 def test_sixth_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
     assert terms(code(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Rheum: 61F, GCA, prednisone 60 mg, now 20 mg. FSBG 240-310 this week.",
+            {"Hyperglycemia"},
+        ),
+        (
+            "Cardiology: 71F, parox AF, sotalol 80 bid. QTc 548 ms w/ polymorphic VT.",
+            {"Electrocardiogram QT corrected interval prolonged", "Ventricular tachycardia"},
+        ),
+        ("since switching to degludec ive been having lows overnight", {"Hypoglycemia"}),
+        ("Day 2 of nitrofurantoin: c/o throbbing HA 7/10 and nausea.", {"Headache", "Nausea"}),
+        (
+            "Allopurinol 5 wks: the doctors said its TEN, with fever and a red rash everywhere.",
+            {"Toxic epidermal necrolysis"},
+        ),
+        ("On digoxin: nausea and sinus brady 42.", {"Nausea", "Sinus bradycardia"}),
+        ("since the keppra i feel kinda drunk when i walk", {"Ataxia"}),
+        ("my toenails have come loose since the docetaxel", {"Nail loss"}),
+    ],
+)
+def test_seventh_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
+
+
+def test_implied_medical_importance_gives_way_to_a_stated_criterion(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Anaphylaxis 20 min after amoxicillin, judged life-threatening; epi given.")
+    assert {s.criterion for s in report.seriousness} == {"life_threatening"}
+    report = code("Anaphylaxis after amoxicillin, treated with epinephrine in the ED.")
+    assert {s.criterion for s in report.seriousness} == {"other_medically_important"}
