@@ -1138,7 +1138,13 @@ def _semantic(data: _Data, text: str, pending: list[_Mention]) -> list[_Mention]
         if _NEOPLASM.search(text[mention.start : mention.end]):
             continue  # "pancreatic adenocarcinoma" is no Pancreatitis: a tumour is the disease
         best = row.argsort()[::-1][:3]
-        nearest = [(*matcher.terms[i], float(row[i])) for i in best]
+        word = text[mention.start : mention.end].lower()
+        # one word is not the longer term it begins ("erythema" is no Erythema multiforme)
+        nearest = [
+            (*matcher.terms[i], float(row[i]))
+            for i in best
+            if " " in word or not matcher.terms[i][0].lower().startswith(word + " ")
+        ]
         semantic = [
             _candidate(data, term, cosine * SEMANTIC_SCALE, "semantic")
             for term, _, cosine in nearest

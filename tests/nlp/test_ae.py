@@ -1258,3 +1258,24 @@ def test_implied_medical_importance_gives_way_to_a_stated_criterion(code) -> Non
     assert {s.criterion for s in report.seriousness} == {"life_threatening"}
     report = code("Anaphylaxis after amoxicillin, treated with epinephrine in the ED.")
     assert {s.criterion for s in report.seriousness} == {"other_medically_important"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("on lithium; havent pooped in 5 days and so itchy", {"Constipation", "Pruritus"}),
+        ("since the new pill my ankles are like balloons by night", {"Edema limbs"}),
+        ("twenty minutes after the shot her face and lips puffed up", {"Edema face"}),
+        ("the ER said there was bleeding in my stomach from the naproxen", {"Gastric hemorrhage"}),
+        (
+            "since the vaccine my injection-site redness and swelling is worse",
+            {"Injection site reaction"},
+        ),
+        ("on the pill my periods went all wierd", {"Irregular menstruation"}),
+        ("since the beta blocker my pulse has been in the 40s", {"Sinus bradycardia"}),
+        ("Thyrotoxicosis on amiodarone with palpitations and tremor.", {"Hyperthyroidism"}),
+        ("Erythema around the cannula after the infusion.", set()),
+    ],
+)
+def test_eighth_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
