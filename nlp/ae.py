@@ -1421,6 +1421,10 @@ def _action(
                     end=restart.end(),
                 ),
             )
+    # "held 14 d, restarted at 200 mg" after 300 mg: the drug came back at a lower dose
+    lower = _lower_restart(text)
+    if lower is not None and ("interrupted" in hits or "withdrawn" in hits or not hits):
+        hits = {"dose_reduced": lower}
     for name in data.rules["action_priority"]:
         if name in hits:
             return cast(Action, name), hits[name]
@@ -1435,7 +1439,11 @@ def _action(
 _VACCINE_NAME = re.compile(
     r"\b(?:shots?|vaccines?|vaccinations?|jabs?|boosters?|immuni[sz]ations?)\b", re.I
 )
-_VACCINE = re.compile(r"\b(?:vaccin(?:e|es|ation|ated)|jab|immuni[sz]ation|booster)\b", re.I)
+_VACCINE = re.compile(
+    r"\b(?:vaccin(?:e|es|ation|ated)|jab|immuni[sz]ation|booster|"
+    r"(?:routine|baby|childhood|infant|flu|covid|tetanus|shingles|measles|well-child) shots?)\b",
+    re.I,
+)
 
 
 def _vaccine_text(name: str) -> bool:
@@ -1454,18 +1462,48 @@ def _is_vaccine(text: str, drug: AeDrug) -> bool:
 
 # an action not taken: negated, wished for or considered
 _NOT_DONE = re.compile(
-    r"(?:\b(?:not|never|n't|dont|didnt|doesnt|without)|\b(?:wants?|wanted|wanting|wish|thinking of|"
-    r"thinking about|considering|tempted) to|\bshould (?:i|we))\s+(?:to\s+)?$",
+    r"(?:\b(?:not|never|n't|dont|didnt|doesnt|without|no need to)|"
+    r"\b(?:wants?|wanted|wanting|wish|thinking of|thinking about|considering|tempted) to|"
+    r"\bshould (?:i|we))\s+(?:to\s+)?$",
     re.I,
 )
+
+
+_DOSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?(mg|mcg|g|units?)\b", re.I)
+_RESTART_AT = re.compile(
+    r"\b(?:resumed|restarted|re-?started|re-?introduced|discharged on|now on|back on|"
+    r"continued? (?:on|at))\s+(?:(?:the|her|his|their|my|a|at)\s+)?(?:[\w-]+\s+){0,2}?(?:at\s+)?"
+    r"(\d+(?:\.\d+)?)\s?(mg|mcg|g|units?)\b",
+    re.I,
+)
+
+
+def _lower_restart(text: str) -> Evidence | None:
+    """A restart at a dose below one written earlier with the same unit ("240 mg QD ...
+    resumed at 180 mg", "digoxin 0.25 ... discharged on digoxin 0.125 mg")."""
+    for m in _RESTART_AT.finditer(text):
+        value, unit = float(m[1]), m[2].lower().rstrip("s")
+        earlier = [
+            float(d[1])
+            for d in _DOSE.finditer(text, 0, m.start())
+            if d[2].lower().rstrip("s") == unit
+        ]
+        # "digoxin 0.25 daily ... discharged on digoxin 0.125 mg": the same drug's bare number
+        drug = re.search(r"([A-Za-z][\w-]{3,})\s+$", text[m.start() : m.start(1)])
+        if drug is not None:
+            bare = re.compile(rf"\b{re.escape(drug[1])}\s+(\d+(?:\.\d+)?)\b(?!\s?%)", re.I)
+            earlier += [float(b[1]) for b in bare.finditer(text, 0, m.start())]
+        if earlier and value < max(earlier):
+            return Evidence(value="dose_reduced", evidence=m.group(), start=m.start(), end=m.end())
+    return None
 
 
 def _blocked_hypothetical(data: _Data, text: str, start: int) -> bool:
     before = re.split(r"[.;!?]\s|\n", text[max(0, start - 50) : start])[-1]
     return bool(
         re.search(
-            r"\b(?:if|should|would|may need|might|consider(?:ed|ing)?|plan(?:s|ned)? to)\b"
-            r"[^.;]{0,30}$",
+            r"\b(?:if|should|would|may|could|might|consider(?:ed|ing)?|plan(?:s|ned)? to)\b"
+            r"[^.;]{0,40}$",
             before,
             re.I,
         )

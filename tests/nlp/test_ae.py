@@ -1279,3 +1279,31 @@ def test_implied_medical_importance_gives_way_to_a_stated_criterion(code) -> Non
 )
 def test_eighth_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
     assert terms(code(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        (
+            "Diarrhea G2 at 240 mg QD. Dose interrupted 5 days and resumed at 180 mg.",
+            "dose_reduced",
+        ),
+        (
+            "Digoxin 0.25 daily; nausea. Digoxin held; discharged on digoxin 0.125 mg qod.",
+            "dose_reduced",
+        ),
+        ("Tremor on lithium. nurse said skip my lithium tonight and get a level.", "interrupted"),
+        ("Sunburn on doxy. derm said take a break from it for 2 wks.", "interrupted"),
+        ("Thrombocytopenia on linezolid: recommended switch to daptomycin.", "withdrawn"),
+        ("Phos 1.2 after ferric carboxymaltose dose 1; dose #2 cancelled.", "withdrawn"),
+        ("Hair loss on docetaxel; oncologist says we keep going full dose.", "unchanged"),
+        ("Hypothyroid on pembrolizumab: no need to hold pembro, continue q3wk.", "unchanged"),
+        ("Ankle swelling on amlodipine. If it gets worse we may switch to another agent.", None),
+        (
+            "Our 4-month-old had her routine shots this morning and a fever tonight.",
+            "not_applicable",
+        ),
+    ],
+)
+def test_eighth_blind_check_actions(code, text, action) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).action_taken == action
