@@ -115,6 +115,9 @@ _VALUE_AFTER = re.compile(
     r"decreased|climbed|went|up|down|peaked|reached|to|from|has|had|now)\s+){1,4}"
     r"(?P<v>\d[\d,]*(?:\.\d+)?)(?:\s*[a-zA-Z/%]*\s+to\s+(?P<v2>\d[\d,]*(?:\.\d+)?))?"
 )
+# a vitamin K antagonist: its INR target is 2-3 (up to 3.5 for mechanical valves)
+_VKA = re.compile(r"\b(?:warfarin|coumadin|jantoven|acenocoumarol|phenprocoumon|marcoumar)\b", re.I)
+INR_THERAPEUTIC_MAX = 3.5
 # a tumour named without a CTCAE term of its own: never coded by word overlap or similarity
 _NEOPLASM = re.compile(
     r"\b(?:\w*carcinoma|cancer|tumou?r|\w*lymphoma|leuka?emia|melanoma|\w*sarcoma|myeloma|"
@@ -944,6 +947,12 @@ def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
             value=reading.value_text,
         )
     for rule, measured in reading.measured:
+        if (
+            rule.term == "INR increased"
+            and measured <= INR_THERAPEUTIC_MAX
+            and _VKA.search(doc.text)
+        ):
+            continue  # INR 2.8 on warfarin is the treatment working, not an event
         if rule.abnormal(measured):
             grade = rule.grade(measured)
             return _Mention(

@@ -1307,3 +1307,41 @@ def test_eighth_blind_check_events(code, text, expected) -> None:  # type: ignor
 )
 def test_eighth_blind_check_actions(code, text, action) -> None:  # type: ignore[no-untyped-def]
     assert code(text).action_taken == action
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("On warfarin for AF; INR 2.8 today, no bleeding.", set()),
+        ("On warfarin; INR 6.2 after the course of ciprofloxacin.", {"INR increased"}),
+        ("CT: intraparenchymal haemorrhage on apixaban.", {"Intracranial hemorrhage"}),
+        (
+            "Day 9 after the pill started: bilateral pulmonary emboli, chest pain and tachycardia.",
+            {"Thromboembolic event"},
+        ),
+        ("on the new pill my mouth was bone dry all week", {"Dry mouth"}),
+        ("my fingernails have gone a dark brownish colour on capecitabine", {"Nail discoloration"}),
+        ("on ropinirole he dozes off mid-conversation", {"Somnolence"}),
+        ("since the drops my lashes on that side are crazy long and thick", {"Hypertrichosis"}),
+        ("since the paroxetine my sex drive is basically zero", {"Libido decreased"}),
+        (
+            "Clozapine: he got bunged up, belly swelled and was throwing up; ileus diagnosed.",
+            {"Ileus"},
+        ),
+    ],
+)
+def test_ninth_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Akathisia on sertraline. Voluntary admit to inpt psych; sertraline discontinued.",
+        "Febrile neutropenia on 7+3. Discharge pushed back ~6 d because of the infection.",
+        "Delirium on oxycodone after TKA. LOS extended 2 d.",
+        "Ileus on clozapine; at the hospital they kept him 6 days.",
+    ],
+)
+def test_ninth_blind_check_admissions(code, text) -> None:  # type: ignore[no-untyped-def]
+    assert "hospitalization" in {s.criterion for s in code(text).seriousness}
