@@ -1471,7 +1471,7 @@ def _is_vaccine(text: str, drug: AeDrug) -> bool:
 
 # an action not taken: negated, wished for or considered
 _NOT_DONE = re.compile(
-    r"(?:\b(?:not|never|n't|dont|didnt|doesnt|without|no need to)|"
+    r"(?:\b(?:no|not|never|n't|dont|didnt|doesnt|without|no need to)|"
     r"\b(?:wants?|wanted|wanting|wish|thinking of|thinking about|considering|tempted) to|"
     r"\bshould (?:i|we))\s+(?:to\s+)?$",
     re.I,

@@ -1345,3 +1345,24 @@ def test_ninth_blind_check_events(code, text, expected) -> None:  # type: ignore
 )
 def test_ninth_blind_check_admissions(code, text) -> None:  # type: ignore[no-untyped-def]
     assert "hospitalization" in {s.criterion for s in code(text).seriousness}
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("ALT 142 on methotrexate 20 mg weekly. MTX down to 15 mg/wk.", "dose_reduced"),
+        ("AKI after cycle 2; cycle 3 given at 50% methotrexate dose.", "dose_reduced"),
+        ("Hearing loss on cisplatin. Cisplatin reduced 25% for C5.", "dose_reduced"),
+        ("Gambling on pramipexole. Pramipexole tapered to 0.25 mg TID.", "dose_reduced"),
+        ("Nausea at 1.7 mg; dose was de-escalated to 1.0 mg.", "dose_reduced"),
+        ("ANC 0.8; dosing resumed at 100 mg (reduced from 125 mg).", "dose_reduced"),
+        ("ANC 0.4 on AC. C4 deferred 1 wk.", "interrupted"),
+        ("Hypothyroidism on pembro: continue pembro, no hold needed.", "unchanged"),
+        ("Metallic taste on metronidazole; he completed the 10-day course.", "unchanged"),
+        ("Sunburn on doxy; finishing the course tho, 4 days left.", "unchanged"),
+        ("Angioedema on lisinopril; told to never take it again.", "withdrawn"),
+        ("Uterine perforation by the IUD. It was removed hysteroscopically.", "withdrawn"),
+    ],
+)
+def test_ninth_blind_check_actions(code, text, action) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).action_taken == action
