@@ -115,6 +115,13 @@ _VALUE_AFTER = re.compile(
     r"decreased|climbed|went|up|down|peaked|reached|to|from|has|had|now)\s+){1,4}"
     r"(?P<v>\d[\d,]*(?:\.\d+)?)(?:\s*[a-zA-Z/%]*\s+to\s+(?P<v2>\d[\d,]*(?:\.\d+)?))?"
 )
+_RISK_AFTER = re.compile(r"\s+risks?\b", re.I)
+_SAID_NORMAL = re.compile(
+    r"(?<!times )(?<!x )\b(?:normal|nl|wnl|within (?:the )?(?:normal|reference) (?:range|limits))"
+    r"\b(?! (?:free|T4|T3|bili\w*|renal|LFTs?)\b)",
+    re.I,
+)
+_NORMAL_AFTER = re.compile(r"\s*\((?:normal|nl|wnl|within normal limits)\)", re.I)
 # a vitamin K antagonist: its INR target is 2-3 (up to 3.5 for mechanical valves)
 _VKA = re.compile(r"\b(?:warfarin|coumadin|jantoven|acenocoumarol|phenprocoumon|marcoumar)\b", re.I)
 INR_THERAPEUTIC_MAX = 3.5
@@ -761,7 +768,7 @@ _BACKGROUND = re.compile(
     # "(46 M, pancreatic adenocarcinoma, gemcitabine ...)": a trial subject's demographics
     r"|(?:\(\s*\d+\s*[- ]?(?:y/?o\s*)?[MF]\s*,\s*(?:[\w+-]+ ){0,3}$)"
     # "71F, parox AF, sotalol 80 bid ...", "66M, NSTEMI, on UFH": a note's opening problem list
-    r"|(?:\b\d+\s?(?:y/?o\s*)?[MF]\s*,\s*(?:(?:[\w+/-]+\s*,\s*)|(?:[\w+/-]+ )){0,3}$)"
+    r"|(?:\b\d+\s?(?:y/?o\s*)?[MF]\b\s*,?\s*(?:(?:[\w+/-]+\s*,\s*)|(?:[\w+/-]+ )){0,3}$)"
     # "(uptitrated after NSTEMI in May)": what came before a dose change
     r"|(?:\b(?:started|begun|uptitrated|up-titrated|increased|initiated|prescribed)\s+"
     r"(?:after|following|since)\s+(?:his |her |their |my |the |a |an )?(?:[\w-]+ ){0,2}$)"
@@ -934,6 +941,10 @@ def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
     reading = _lab_reading(data, doc, span)
     if reading is None:
         return None
+    said = doc.text[span.start_char : reading.end]
+    after = doc.text[reading.end : reading.end + 14]
+    if _SAID_NORMAL.search(said) or _NORMAL_AFTER.match(after):
+        return None  # "calcium was normal at 2.31 mmol/L", "platelets 142 (normal)"
     if reading.direction is not None:
         rules = data.labs.get(" ".join(span.text.lower().split()), [])
         rule_ = next((r for r in rules if r.direction == reading.direction), None)
@@ -1115,8 +1126,8 @@ def _mentions(
             blockers=[*concepts, *((m.start, m.end) for m in mentions)],
         )
     for mention in mentions:
-        if _counselled(data, doc, text, mention):
-            mention.flags["hypothetical"] = True
+        if _counselled(data, doc, text, mention) or _RISK_AFTER.match(text, mention.end):
+            mention.flags["hypothetical"] = True  # "counselled ... may occur", "ICH risk"
     return mentions, drugs
 
 
@@ -1555,6 +1566,32 @@ def _drop_components(data: _Data, events: list[AeEvent]) -> list[AeEvent]:
     return [e for e in events if not (e.coded and e.ctcae_term in parts)]
 
 
+_GI_WORDS = re.compile(
+    r"\b(?:stools?|bms?|diarrh\w*|bowel\w*|poops?|stomach|belly|tummy|abdom\w*|abd|gut|"
+    r"runs|loose)\b",
+    re.I,
+)
+
+
+def _gi_cramps(data: _Data, text: str, events: list[AeEvent]) -> list[AeEvent]:
+    """Bare "cramping" in a sentence about stools or the belly is abdominal pain, not a
+    muscle cramp ("3 watery stools since this morning and mild cramping")."""
+    out = []
+    for e in events:
+        if (
+            e.coded
+            and e.ctcae_term == "Muscle cramp"
+            and re.fullmatch(r"(?:mild |bad |some )?cramp(?:ing|s)?", e.text, re.I)
+            and _GI_WORDS.search(_sentence_around(text, e.start, e.end))
+        ):
+            entry = data.terms["abdominal pain"]
+            e = e.model_copy(
+                update={"ctcae_term": entry.term, "meddra_code": entry.code, "soc": entry.soc}
+            )
+        out.append(e)
+    return out
+
+
 _MODIFIER = re.compile(
     r"(?:itchy|itching|painful|burning|swollen|tender|sore|stinging|weeping|bleeding)", re.I
 )
@@ -1720,6 +1757,7 @@ def code_report(
             event.meddra = release.code(event.text, ctcae_term=entry.term, ctcae_code=entry.code)
         events.append(event)
     coded_mentions = [m for m, e in zip(mentions, events, strict=True) if e.coded]
+    events = _gi_cramps(data, text, events)
     events = _drop_modifiers(text, _drop_generic(events))  # before components
     if diagnosis_components:
         events = _drop_components(data, events)

@@ -1366,3 +1366,44 @@ def test_ninth_blind_check_admissions(code, text) -> None:  # type: ignore[no-un
 )
 def test_ninth_blind_check_actions(code, text, action) -> None:  # type: ignore[no-untyped-def]
     assert code(text).action_taken == action
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("F/u 54M HTN on amlodipine 10 mg. Denies ankle swelling.", set()),
+        (
+            "Zoledronic acid: fever 38.4 next day. Serum calcium was normal at 2.31 mmol/L.",
+            {"Fever"},
+        ),
+        (
+            "Lenalidomide C3D1: ANC 0.8 x10^9/L, platelets 142 x10^9/L (normal).",
+            {"Neutrophil count decreased"},
+        ),
+        ("Calcium 1.9 mmol/L after denosumab.", {"Hypocalcemia"}),
+        (
+            "Olanzapine 3 mo: fasting TG 3.9 mmol/L and some AM sedation.",
+            {"Hypertriglyceridemia", "Somnolence"},
+        ),
+        ("INR 5.8 on warfarin. Reviewed ICH risk if INR stays high.", {"INR increased"}),
+        ("On tramadol she hasn't opened her bowels in 6 days.", {"Constipation"}),
+        (
+            "On the pill: sudden chest pain and they found blood clots in my lungs.",
+            {"Thromboembolic event"},
+        ),
+        (
+            "Amox-clav for sinusitis: 3 watery stools since this morning and mild cramping.",
+            {"Diarrhea", "Abdominal pain"},
+        ),
+        (
+            "Fell getting up at night on zolpidem -> R hip fx, admitted for ORIF.",
+            {"Fall", "Hip fracture"},
+        ),
+        (
+            "TSH 11.4 mIU/L w/ normal free T4 on pembrolizumab.",
+            {"Thyroid stimulating hormone increased"},
+        ),
+    ],
+)
+def test_tenth_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
