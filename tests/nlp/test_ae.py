@@ -1396,8 +1396,8 @@ def test_ninth_blind_check_actions(code, text, action) -> None:  # type: ignore[
             {"Diarrhea", "Abdominal pain"},
         ),
         (
-            "Fell getting up at night on zolpidem -> R hip fx, admitted for ORIF.",
-            {"Fall", "Hip fracture"},
+            "On zolpidem since May; R hip fx last night, admitted for ORIF.",
+            {"Hip fracture"},
         ),
         (
             "TSH 11.4 mIU/L w/ normal free T4 on pembrolizumab.",
