@@ -1407,3 +1407,26 @@ def test_ninth_blind_check_actions(code, text, action) -> None:  # type: ignore[
 )
 def test_tenth_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
     assert terms(code(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("Mouth sores on MTX 15 mg weekly. Plan: MTX ↓ to 10 mg weekly.", "dose_reduced"),
+        ("Fainted after furosemide was doubled; they halved the furosemide.", "dose_reduced"),
+        (
+            "Neutropenic fever on carboplatin; oncologist is lowering the chemo dose next cycle.",
+            "dose_reduced",
+        ),
+        ("Weight loss on Concerta; pediatrician kept him on the same dose.", "unchanged"),
+        (
+            "Hives on amoxicillin, then steroid psychosis on prednisone; they tapered her off.",
+            "withdrawn",
+        ),
+        ("Clots in my lungs on the pill; I'm off the pill for good.", "withdrawn"),
+        ("Anaphylaxis within 3 minutes of IV iohexol for a CT.", "not_applicable"),
+        ("Received a single CAR-T cell infusion on Day 0; CRS on Day 2.", "not_applicable"),
+    ],
+)
+def test_tenth_blind_check_actions(code, text, action) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).action_taken == action
