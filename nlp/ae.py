@@ -112,8 +112,9 @@ _ULN = re.compile(
 
 _VALUE_AFTER = re.compile(
     r"^\s*(?:(?:level|levels|count|reading|readings|was|were|is|of|at|rose|risen|fell|fallen|dropped|increased|"
-    r"decreased|climbed|went|up|down|peaked|reached|to|from|has|had|now)\s+){1,4}"
-    r"(?P<v>\d[\d,]*(?:\.\d+)?)(?:\s*[a-zA-Z/%]*\s+to\s+(?P<v2>\d[\d,]*(?:\.\d+)?))?"
+    r"decreased|climbed|went|up|down|peaked|reached|to|from|has|had|have|been|now)\s+){1,4}"
+    r"(?:in the\s+)?(?P<v>\d[\d,]*(?:\.\d+)?)s?"
+    r"(?:\s*[a-zA-Z/%]*\s+to\s+(?P<v2>\d[\d,]*(?:\.\d+)?))?"
 )
 _RISK_AFTER = re.compile(r"\s+risks?\b", re.I)
 _SAID_NORMAL = re.compile(
@@ -763,6 +764,9 @@ _BACKGROUND = re.compile(
     r"(?:\b(?:history of|hx of|h/o|pmh|past medical history|known|underlying|"
     r"pre-?existing|baseline|chronic|with (?:a )?(?:history|background) of|"
     r"being treated for|indication|already (?:has|have|had))\b[^.;]{0,50}$)"
+    # "phase 3 SGLT2 inhibitor trial in heart failure ...", "enrolled for stroke prevention"
+    r"|(?:\b(?:trial|study|studies|enrolled|randomi[sz]ed|indicated) (?:in|for|with)\s+"
+    r"(?:[\w-]+ ){0,2}$)"
     r"|(?:\b\d+[- ]?(?:(?:year|yr)[- ]old|y/?o|yo)\b[^.;]{0,30}"
     r"(?:\bwith\s+|\bw/\s*)(?:[\w-]+ ){0,3}$)"
     # "(46 M, pancreatic adenocarcinoma, gemcitabine ...)": a trial subject's demographics
@@ -798,6 +802,7 @@ _CONTROLLED = re.compile(
     r"(?:controlled|managed)\b",
     re.I,
 )
+_PREVENTED = re.compile(r"\s+(?:prevention|prophylaxis|ppx|risk reduction)\b", re.I)
 _EVENT_AFTER = re.compile(
     r"^[^.;]{0,12}\b(?:after|following|since|due to|induced|while on|during|post)\b", re.I
 )
@@ -828,8 +833,8 @@ def _is_background(
     ("on apixaban for atrial fibrillation fell at home": the fall is an event).
     """
     before = text[sent_start:start]
-    if _CONTROLLED.match(text, end):
-        return True  # "pain well controlled": the condition under treatment
+    if _CONTROLLED.match(text, end) or _PREVENTED.match(text, end):
+        return True  # "pain well controlled", "stroke prevention": the condition treated
     after = _EVENT_AFTER.search(text[end : end + 40])
     if after is not None:
         # "rash after the infusion": an event. "atrial fibrillation following cardioversion"
@@ -1378,6 +1383,10 @@ def _action(
 ) -> tuple[Action | None, Evidence | None]:
     r = data.res
     anchors = [(start, end) for start, end, role in mentions if role != "treatment"]
+    # a shortened drug name ("Atorva held", "amio continued", "pembro"): its first letters
+    for prefix in {text[s : s + 4].lower() for s, e, role in mentions if e - s >= 6}:
+        if prefix.isalpha():
+            anchors += [(m.start(), m.end()) for m in re.finditer(rf"\b{prefix}\w*", text, re.I)]
     anchors += [(m.start(), m.end()) for m in r["drug_context"].finditer(text)]
     hits: dict[str, Evidence] = {}
     for name, regex in r["action"].items():

@@ -1430,3 +1430,55 @@ def test_tenth_blind_check_events(code, text, expected) -> None:  # type: ignore
 )
 def test_tenth_blind_check_actions(code, text, action) -> None:  # type: ignore[no-untyped-def]
     assert code(text).action_taken == action
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Olanzapine 4 mo: fasting glucose 142 mg/dL and TG 380 mg/dL.",
+            {"Hyperglycemia", "Hypertriglyceridemia"},
+        ),
+        ("my sugars have been in the 300s ever since the cortisone shot", {"Hyperglycemia"}),
+        (
+            "81F with AF enrolled for stroke prevention; subdural haematoma on Day 212.",
+            {"Intracranial hemorrhage"},
+        ),
+        (
+            "Phase 3 SGLT2 inhibitor trial in heart failure with preserved ejection fraction.",
+            set(),
+        ),
+        ("on tramadol 2 days later she didnt know where she was", {"Confusion"}),
+        (
+            "Docetaxel: my nails turned dark and I lost two toenails completely.",
+            {"Nail discoloration", "Nail loss"},
+        ),
+        (
+            "84F on HCTZ: BIBA after fall at home; new confusion and unsteady gait.",
+            {"Fall", "Confusion", "Gait disturbance"},
+        ),
+        ("Platelets fell from 245 to 62 on linezolid.", {"Platelet count decreased"}),
+        ("i almost fell on the stairs last night since the velcade", set()),
+        (
+            "Doxycycline: drug-induced phototoxic reaction after an afternoon outdoors.",
+            {"Photosensitivity"},
+        ),
+    ],
+)
+def test_eleventh_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("Myalgias on atorvastatin 40 mg, CK 1,840. Atorva held, repeat CK 2 wks.", "interrupted"),
+        (
+            "Nausea on semaglutide 0.25 mg; the escalation was deferred and she stayed on 0.25 mg.",
+            "unchanged",
+        ),
+        ("She took a single 1.5 mg dose of levonorgestrel; no symptoms.", "not_applicable"),
+    ],
+)
+def test_eleventh_blind_check_actions(code, text, action) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).action_taken == action
