@@ -112,10 +112,12 @@ _ULN = re.compile(
 
 _VALUE_AFTER = re.compile(
     r"^\s*(?:(?:level|levels|count|reading|readings|was|were|is|of|at|rose|risen|fell|fallen|dropped|increased|"
-    r"decreased|climbed|went|up|down|peaked|reached|to|from|has|had|have|been|now)\s+){1,4}"
+    r"decreased|climbed|went|up|down|peaked|reached|to|from|has|had|have|been|now|on|my|her|his|"
+    r"the|moms|mom's|dads|dad's|meter|monitor|machine|cgm|glucometer)\s+){1,6}"
     r"(?:in the\s+)?(?P<v>\d[\d,]*(?:\.\d+)?)s?"
     r"(?:\s*[a-zA-Z/%]*\s+to\s+(?P<v2>\d[\d,]*(?:\.\d+)?))?"
 )
+_KNOWN_HF = re.compile(r"\b(?:HFrEF|HFpEF|HFmrEF|CHF|heart failure|cardiomyopathy)\b", re.I)
 _RISK_AFTER = re.compile(r"\s+risks?\b", re.I)
 _SAID_NORMAL = re.compile(
     r"(?<!times )(?<!x )\b(?:normal|nl|wnl|within (?:the )?(?:normal|reference) (?:range|limits))"
@@ -963,6 +965,10 @@ def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
             value=reading.value_text,
         )
     for rule, measured in reading.measured:
+        if rule.term == "Ejection fraction decreased" and _KNOWN_HF.search(
+            doc.text[max(0, span.start_char - 40) : span.start_char]
+        ):
+            continue  # "62M HFrEF (EF 30%)": the known disease's measure, not a new event
         if (
             rule.term == "INR increased"
             and measured <= INR_THERAPEUTIC_MAX

@@ -1482,3 +1482,30 @@ def test_eleventh_blind_check_events(code, text, expected) -> None:  # type: ign
 )
 def test_eleventh_blind_check_actions(code, text, action) -> None:  # type: ignore[no-untyped-def]
     assert code(text).action_taken == action
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dupilumab wk 2: Inj site rxn, 4 cm, resolved in 2 days.", {"Injection site reaction"}),
+        ("the sugar on my moms meter was 340 after the steroid shot", {"Hyperglycemia"}),
+        ("62M HFrEF (EF 30%) on spironolactone: K 6.1 mmol/L today.", {"Hyperkalemia"}),
+        ("since the montelukast he wets the bed again", {"Urinary incontinence"}),
+        ("on the ssri i cant climax at all", {"Anorgasmia"}),
+        (
+            "INR 9.8 on warfarin and they found bleeding in his brain",
+            {"INR increased", "Intracranial hemorrhage"},
+        ),
+        ("after the triptan I get this pressure in my chest", {"Non-cardiac chest pain"}),
+        (
+            "Haloperidol in the ED: acute dystonic reaction within hours.",
+            {"Extrapyramidal disorder"},
+        ),
+        (
+            "Methylphenidate: new motor tics and reduced appetite.",
+            {"Movements involuntary", "Anorexia"},
+        ),
+    ],
+)
+def test_twelfth_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
