@@ -316,7 +316,7 @@ def _pattern(part: str, descriptor: str, gap: int) -> re.Pattern[str]:
     if part == "-":
         return re.compile(rf"\b(?:{descriptor})\b", re.I)
     # the words between never join two clauses ("feet properly and had numbness")
-    word = r"(?!(?:and|but|or|then|while|when|after|before|because|since)\b)[\w']+"
+    word = r"(?!(?:and|but|or|then|while|when|after|before|because|since|rash|hives|welts)\b)[\w']+"
     between = rf"(?:[^\w.;:!?\n]+{word}){{0,{gap}}}?[^\w.;:!?\n]+"
     p, d = f"(?:{part})", f"(?:{descriptor})"
     return re.compile(rf"\b(?:{p}{between}{d}|{d}{between}{p})\b", re.I)
@@ -1174,7 +1174,7 @@ def _semantic(data: _Data, text: str, pending: list[_Mention]) -> list[_Mention]
         nearest = [
             (*matcher.terms[i], float(row[i]))
             for i in best
-            if " " in word or not matcher.terms[i][0].lower().startswith(word + " ")
+            if " " in word or not matcher.terms[i][0].lower().startswith(word)
         ]
         semantic = [
             _candidate(data, term, cosine * SEMANTIC_SCALE, "semantic")
@@ -1644,6 +1644,18 @@ def _drop_generic(events: list[AeEvent]) -> list[AeEvent]:
             if touching or _words(e.text) <= _words(other.text):
                 drop.add(id(e))
                 break
+    # a bare head noun repeating another event ("acneiform rash ... Rash improved")
+    for e in coded_events:
+        head = _words(e.text)
+        if len(head) == 1 and id(e) not in drop:
+            for other in coded_events:
+                if (
+                    other is not e
+                    and other.ctcae_term != e.ctcae_term
+                    and head < _words(other.text)
+                ):
+                    drop.add(id(e))
+                    break
     return [e for e in events if id(e) not in drop]
 
 

@@ -1509,3 +1509,31 @@ def test_eleventh_blind_check_actions(code, text, action) -> None:  # type: igno
 )
 def test_twelfth_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
     assert terms(code(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("POD1 on empagliflozin: euglycemic DKA, admitted to MICU.", {"Acidosis"}),
+        ("On letrozole my knees and fingers ache every morning.", {"Arthralgia"}),
+        ("On apixaban he slipped on ice and fractured his left wrist.", {"Fall", "Wrist fracture"}),
+        ("He died suddenly at home two weeks after starting the drug.", {"Sudden death NOS"}),
+        (
+            "Pulmonary embolism on the pill; she died suddenly the next day.",
+            {"Thromboembolic event"},
+        ),
+        (
+            "Cetuximab: acneiform rash on the face. Rash improved with doxycycline.",
+            {"Rash acneiform"},
+        ),
+        ("itchy red rash over chest and back after the amoxicillin", {"Rash maculo-papular"}),
+        ("on doxy i got a blistering sunburn after an hour outside", {"Photosensitivity"}),
+        (
+            "ATRA day 10: differentiation syndrome with fever and hypoxemia.",
+            {"Retinoic acid syndrome"},
+        ),
+        ("Sinus rhythm on ECG; new ecchymoses on both arms on apixaban.", {"Bruising"}),
+    ],
+)
+def test_thirteenth_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
