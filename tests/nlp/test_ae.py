@@ -1537,3 +1537,18 @@ def test_twelfth_blind_check_events(code, text, expected) -> None:  # type: igno
 )
 def test_thirteenth_blind_check_events(code, text, expected) -> None:  # type: ignore[no-untyped-def]
     assert terms(code(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("Rash on amoxicillin; amox stopped. Call-back 72h: rash fading.", "recovering"),
+        ("Angioedema on lisinopril; swelling receding, airway patent.", "recovering"),
+        ("Pleural effusion on dasatinib; effusion regressed on repeat CXR.", "recovering"),
+        ("Dystonic reaction on metoclopramide; IV diphenhydramine with full relief.", "recovered"),
+        ("Dizzy on furosemide; doc said cut it to half a tab. hes fine now.", "recovered"),
+        ("Gynecomastia on finasteride; stopped it 2 weeks ago, still sore.", "not_recovered"),
+    ],
+)
+def test_thirteenth_blind_check_outcomes(code, text, outcome) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).outcome == outcome
