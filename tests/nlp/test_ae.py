@@ -1552,3 +1552,22 @@ def test_thirteenth_blind_check_events(code, text, expected) -> None:  # type: i
 )
 def test_thirteenth_blind_check_outcomes(code, text, outcome) -> None:  # type: ignore[no-untyped-def]
     assert code(text).outcome == outcome
+
+
+@pytest.mark.parametrize(
+    ("text", "criterion"),
+    [
+        (
+            "Montelukast: he said he wants to die; they kept him on the childrens ward overnite.",
+            "hospitalization",
+        ),
+        (
+            "Clozapine ANC 0.4: transferred to a medical ward for protective isolation.",
+            "hospitalization",
+        ),
+        ("Donepezil: HR 42 and fainted; she stayed 3 nights at the hospital.", "hospitalization"),
+        ("Hip fracture on zolpidem; now non-ambulatory and needs 24h care.", "disability"),
+    ],
+)
+def test_thirteenth_blind_check_seriousness(code, text, criterion) -> None:  # type: ignore[no-untyped-def]
+    assert criterion in {s.criterion for s in code(text).seriousness}
