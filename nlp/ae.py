@@ -1442,6 +1442,10 @@ def _action(
                 for m in r["restart"].finditer(text, hits["withdrawn"].end)
                 # "will not be rechallenged", "never to be restarted": still withdrawn
                 if not re.search(r"\b(?:not|never|no)\b(?:\s+\w+){0,2}\s*$", text[: m.start()])
+                # "Rechallenge was not attempted": still withdrawn
+                and not re.match(
+                    r"\s+(?:was|is|will be|has been)?\s*(?:not|never)\b", text[m.end() :]
+                )
             ),
             None,
         )

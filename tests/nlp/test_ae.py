@@ -1571,3 +1571,47 @@ def test_thirteenth_blind_check_outcomes(code, text, outcome) -> None:  # type: 
 )
 def test_thirteenth_blind_check_seriousness(code, text, criterion) -> None:  # type: ignore[no-untyped-def]
     assert criterion in {s.criterion for s in code(text).seriousness}
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        (
+            "Infliximab: flushing. Infusion stopped; will premedicate and slow rate next dose.",
+            "interrupted",
+        ),
+        (
+            "Pancreatitis on mesalamine; it was discontinued. Rechallenge was not attempted.",
+            "withdrawn",
+        ),
+        ("Arthralgias on letrozole, persistent. Plan: cont letrozole, trial NSAID.", "unchanged"),
+        (
+            "Weight gain and tremor on valproate. Plan: cross-taper VPA off, start levetiracetam.",
+            "withdrawn",
+        ),
+        (
+            "metformin gave me diarrhoea. doc dropped me from 1000 twice a day to 500 twice a day",
+            "dose_reduced",
+        ),
+        (
+            "Hypoglycaemia on glipizide 10 mg bid; recommended reducing glipizide to 5 mg daily.",
+            "dose_reduced",
+        ),
+        (
+            "Spotting since the depo shot. Not going back for the next one, done with it.",
+            "withdrawn",
+        ),
+    ],
+)
+def test_fourteenth_blind_check_actions(code, text, action) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).action_taken == action
+
+
+def test_fourteenth_blind_check_events(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "Amiodarone: presyncopal, HR 38, PR 0.28 s. Dx: symptomatic sinus brady + 1st deg AVB."
+    )
+    assert terms(report) == {"Sinus bradycardia", "Atrioventricular block first degree"}
+    assert terms(code("after my 2nd moderna shot my whole body ached for about a day")) == {
+        "Myalgia"
+    }
