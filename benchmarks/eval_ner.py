@@ -75,14 +75,9 @@ def score_with(
     decode: Callable[[np.ndarray], list[str]],
     spans: Callable[[Sequence[str]], list[tuple[int, int, str]]],
 ) -> dict[str, Any]:
-    from eligo.nlp import ner_data
+    from eligo.nlp.ner_data import score
 
-    original = ner_data.decode_spans
-    ner_data.decode_spans = spans  # type: ignore[assignment]
-    try:
-        result = ner_data.score(examples, [decode(s) for s in scores])
-    finally:
-        ner_data.decode_spans = original  # type: ignore[assignment]
+    result = score(examples, [decode(s) for s in scores], spans=spans)
     return next(iter(result.values())) if result else {}
 
 

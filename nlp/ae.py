@@ -240,6 +240,8 @@ class _Data:
     patterns: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)
     # one-word symptom names (CTCAE terms and lexicon phrases) -> term, for misspellings
     symptom_words: dict[str, str] = field(default_factory=dict)
+    # the same words grouped by first letter: a misspelling is only compared within its group
+    symptom_initials: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def _stem(word: str) -> str:
@@ -429,6 +431,8 @@ def load_data() -> _Data:
             **{k: t.term for k, t in terms.items() if k.isalpha() and len(k) >= 6},
         },
     )
+    for known, term in data.symptom_words.items():
+        data.symptom_initials.setdefault(known[0], []).append((known, term))
     r = data.res
     for name in ("grade", "severity", "seriousness_block", "seriousness_block_after"):
         r[name] = _compile(rules[name])
@@ -640,8 +644,8 @@ def _misspellings(data: _Data, text: str) -> list[tuple[int, int, str, MatchKind
         limit = 1 if len(word) < 9 else 2
         close = {
             term
-            for known, term in data.symptom_words.items()
-            if known[0] == word[0] and _edit_distance(word, known, limit) <= limit
+            for known, term in data.symptom_initials.get(word[0], ())
+            if _edit_distance(word, known, limit) <= limit
         }
         if len(close) == 1:
             found.append((m.start(), m.end(), close.pop(), "consumer"))

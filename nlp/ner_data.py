@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -388,9 +388,14 @@ def decode_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
 
 
 def score(
-    examples: Sequence[Example], predicted: Sequence[Sequence[str]]
+    examples: Sequence[Example],
+    predicted: Sequence[Sequence[str]],
+    *,
+    spans: Callable[[Sequence[str]], list[tuple[int, int, str]]] | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Span-level exact-match P/R/F1 per corpus and scored label group.
+
+    `spans` reads predicted tags into spans (default `decode_spans`, the runtime's reading).
 
     A predicted span counts for a group when its label is in the group; predictions of
     labels a corpus does not annotate are not scored. ADE-NEG reports adverse-event false
@@ -406,7 +411,7 @@ def score(
                 if span.labels == labels:
                     gold.add((span.start, span.end, name))
         pred = set()
-        for s, e, label in decode_spans(tags):
+        for s, e, label in (spans or decode_spans)(tags):
             for name, labels in groups.items():
                 if label in labels:
                     pred.add((s, e, name))
