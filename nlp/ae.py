@@ -5,7 +5,10 @@ Events come from three places, all read from data under `corpora/`:
 - eligo's concepts (condition / adverse_event) that carry a CTCAE code (exact, 1.0), or whose
   text is a curated synonym (1.0), or that share words with a CTCAE term (fuzzy, < 0.85);
 - the curated phrase lexicon `corpora/ae/consumer_terms.tsv` (clinician synonyms 1.0, patient
-  wording 0.95: "threw up" -> Vomiting);
+  wording 0.95: "threw up" -> Vomiting), and `corpora/ae/other_specify.tsv`: conditions CTCAE
+  has no term for, coded to their SOC's "Other, specify" term with the condition's name
+  ("Achilles tendon rupture" -> Musculoskeletal and connective tissue disorder - Other,
+  specify; specified: Tendon rupture);
 - lab values outside the CTCAE grade-1 limit (`corpora/ae/lab_rules.tsv`: "potassium 2.9" ->
   Hypokalemia grade 3).
 
@@ -68,7 +71,9 @@ AE_FILES = {
     "ae_rules": ("ae", "rules.json"),
     "ae_components": ("ae", "diagnosis_components.tsv"),
     "ae_patterns": ("ae", "consumer_patterns.tsv"),
+    "ae_other_specify": ("ae", "other_specify.tsv"),
     "ctcae_soc": ("lexicons", "ctcae_soc.tsv"),
+    "ctcae_other": ("lexicons", "ctcae_other.tsv"),
 }
 # Triggers that mark a condition historical only because it has since gone away: in an AE
 # narrative "the rash resolved" is the event's outcome, not past medical history.
@@ -225,6 +230,12 @@ class LabRule:
 @dataclass
 class _Data:
     terms: dict[str, CtcaeTerm]  # lower-case term -> term
+    # the 26 "<SOC> - Other, specify" terms: reached only through other_specify.tsv, never by
+    # word overlap or similarity (a catch-all would attract every unmatched mention)
+    other: dict[str, CtcaeTerm]
+    # phrase (lower-case, or as written when upper-case) -> the condition an "Other, specify"
+    # term stands for ("achilles tendon rupture" -> "Tendon rupture")
+    specified: dict[str, str]
     phrases: dict[str, tuple[str, MatchKind]]  # lower-case phrase -> (term, kind)
     phrase_re: re.Pattern[str] | None
     phrase_cs_re: re.Pattern[str] | None
@@ -242,6 +253,11 @@ class _Data:
     symptom_words: dict[str, str] = field(default_factory=dict)
     # the same words grouped by first letter: a misspelling is only compared within its group
     symptom_initials: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def entry(self, term: str) -> CtcaeTerm:
+        """A CTCAE term or "Other, specify" term by name (any case)."""
+        key = term.lower()
+        return self.terms[key] if key in self.terms else self.other[key]
 
 
 def _stem(word: str) -> str:
@@ -348,6 +364,21 @@ def load_data() -> _Data:
         phrase, term, kind = row
         target = phrases_cs if phrase.isupper() else phrases
         target[phrase if phrase.isupper() else phrase.lower()] = (term, cast(MatchKind, kind))
+    other = {
+        row[1].lower(): CtcaeTerm(row[1], row[0], row[2])
+        for row in read_tsv("lexicons", "ctcae_other.tsv")
+    }
+    specified: dict[str, str] = {}
+    for lineno, row in enumerate(read_tsv("ae", "other_specify.tsv"), 2):
+        if len(row) != 3 or row[2].lower() not in other or not row[1]:
+            raise AeDataError(
+                f"corpora/ae/other_specify.tsv line {lineno}: expected phrase, the condition's "
+                f"name and a CTCAE v5 '<SOC> - Other, specify' term, got {row!r}"
+            )
+        phrase, name, term = row
+        key = phrase if phrase.isupper() else phrase.lower()
+        (phrases_cs if phrase.isupper() else phrases)[key] = (other[term.lower()].term, "synonym")
+        specified[key] = name
     labs: dict[str, list[LabRule]] = {}
     for lineno, row in enumerate(read_tsv("ae", "lab_rules.tsv"), 2):
         try:
@@ -416,6 +447,8 @@ def load_data() -> _Data:
                 phrases[key.replace(us, uk)] = value
     data = _Data(
         terms=terms,
+        other=other,
+        specified=specified,
         phrases=phrases,
         phrase_re=_phrase_regex([*phrases, *terms], re.I),
         phrase_cs_re=_phrase_regex(phrases_cs, 0),
@@ -487,7 +520,7 @@ def ae_provenance(*, semantic: bool = True) -> Provenance:
 
 
 def _candidate(data: _Data, term: str, score: float, kind: MatchKind) -> Candidate:
-    entry = data.terms[term.lower()]
+    entry = data.entry(term)
     return Candidate(term=entry.term, code=entry.code, score=round(score, 3), match=kind)
 
 
@@ -650,6 +683,18 @@ def _misspellings(data: _Data, text: str) -> list[tuple[int, int, str, MatchKind
         if len(close) == 1:
             found.append((m.start(), m.end(), close.pop(), "consumer"))
     return found
+
+
+def _specified(data: _Data, mention: str, entry: CtcaeTerm) -> str | None:
+    """The condition an "Other, specify" term stands for, from the phrase that matched."""
+    if entry.term.lower() not in data.other:
+        return None
+    key = " ".join(mention.replace("’", "'").split())
+    for k in (key, key.lower()):
+        for form in (k, *(k[: -len(end)] for end in ("es", "s") if k.endswith(end))):
+            if form in data.specified:
+                return data.specified[form]
+    return None
 
 
 def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -1768,7 +1813,7 @@ def code_report(
             or mention.background
         )
         top = mention.cands[0]
-        entry = data.terms[top.term.lower()]
+        entry = data.entry(top.term)
         event = AeEvent(
             start=mention.start,
             end=mention.end,
@@ -1777,6 +1822,7 @@ def code_report(
             ctcae_term=entry.term if coded else None,
             meddra_code=entry.code if coded else None,
             soc=entry.soc if coded else None,
+            specified=_specified(data, text[mention.start : mention.end], entry) if coded else None,
             grade=mention.grade,
             grade_source=mention.grade_source,  # type: ignore[arg-type]
             severity=severities.get((mention.start, mention.end)),
@@ -1789,7 +1835,9 @@ def code_report(
             uncertain=flags["uncertain"],
         )
         if release is not None and coded:
-            event.meddra = release.code(event.text, ctcae_term=entry.term, ctcae_code=entry.code)
+            # an "Other, specify" term codes by the condition it stands for
+            name = event.specified or entry.term
+            event.meddra = release.code(event.text, ctcae_term=name, ctcae_code=entry.code)
         events.append(event)
     coded_mentions = [m for m, e in zip(mentions, events, strict=True) if e.coded]
     events = _gi_cramps(data, text, events)
@@ -1901,6 +1949,8 @@ def to_e2b(report: AeReport) -> dict[str, Any]:
             reaction["E.i.4"] = report.onset
         reaction["eligo.ctcae_term"] = event.ctcae_term
         reaction["eligo.ctcae_grade"] = event.grade
+        if event.specified:
+            reaction["eligo.specified"] = event.specified
         reaction["eligo.reaction_id"] = i + 1
         reactions.append(reaction)
     drugs = []

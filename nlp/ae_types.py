@@ -71,6 +71,11 @@ class AeEvent(BaseModel):
     ctcae_term: str | None
     meddra_code: str | None
     soc: str | None
+    specified: str | None = Field(
+        default=None,
+        description='the condition a "<SOC> - Other, specify" term stands for (CTCAE asks for '
+        'it): "Tendon rupture"',
+    )
     grade: int | None = Field(default=None, description="stated CTCAE grade, or from a lab value")
     grade_source: Literal["stated", "lab"] | None = None
     severity: str | None = Field(default=None, description="severity word as written: mild ...")

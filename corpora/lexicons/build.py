@@ -42,7 +42,7 @@ CASES = frozenset({"i", "s"})
 # Matcher priority order (earlier = more specific); also the build order of --only.
 NAMES = ("curated", "ctcae", "drugs", "icd10cm", "hpo")
 FILES = {name: f"{name}.tsv.gz" for name in NAMES}
-EXTRA_FILES = ("ctcae_soc.tsv",)
+EXTRA_FILES = ("ctcae_soc.tsv", "ctcae_other.tsv")
 CURATED_FILES = (
     "labs_vitals.tsv",
     "procedures.tsv",
@@ -455,10 +455,12 @@ def build_ctcae(keyer: Keyer, stop: frozenset[str], path: Path = DEFAULT_CTCAE) 
         raise LexiconBuildError(f"{path}: expected 837 CTCAE v5.0 terms, found {len(records)}")
     cands = []
     soc_rows = []
+    other_rows = []  # the 26 "<SOC> - Other, specify" catch-alls, kept apart from the terms
     by_term = {}
     for rec in records:
         term, code, soc = (clean_term(rec[k]) for k in ("CTCAE Term", "MedDRA Code", "MedDRA SOC"))
         if term.endswith("Other, specify"):
+            other_rows.append((code, term, soc))
             continue
         by_term[term] = code
         soc_rows.append((code, term, soc))
@@ -472,11 +474,14 @@ def build_ctcae(keyer: Keyer, stop: frozenset[str], path: Path = DEFAULT_CTCAE) 
             raise LexiconBuildError(f"CTCAE_VARIANTS names {term!r}, not a CTCAE v5.0 term")
         cands.extend((v, "condition", "CTCAE", by_term[term], term, "i") for v in variants)
     rows = finalize(cands, keyer, stop=stop)
-    soc = "meddra_code\tctcae_term\tmeddra_soc\n" + "".join(
-        "\t".join(r) + "\n" for r in sorted(soc_rows, key=lambda r: (r[1], r[0]))
+    soc, other = (
+        "meddra_code\tctcae_term\tmeddra_soc\n"
+        + "".join("\t".join(r) + "\n" for r in sorted(table, key=lambda r: (r[1], r[0])))
+        for table in (soc_rows, other_rows)
     )
     source = "NCI CTCAE v5.0 CSV (shared/data/ctcae/CTCAE_v5.0.csv)"
-    return Lexicon("ctcae", rows, source, "CTCAE v5.0", {"ctcae_soc.tsv": soc.encode()})
+    extras = {"ctcae_soc.tsv": soc.encode(), "ctcae_other.tsv": other.encode()}
+    return Lexicon("ctcae", rows, source, "CTCAE v5.0", extras)
 
 
 # ---------------------------------------------------------------------------- curated

@@ -1615,3 +1615,101 @@ def test_fourteenth_blind_check_events(code) -> None:  # type: ignore[no-untyped
     assert terms(code("after my 2nd moderna shot my whole body ached for about a day")) == {
         "Myalgia"
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# conditions CTCAE has no term for: "<SOC> - Other, specify" (corpora/ae/other_specify.tsv)
+
+
+def test_other_specify_table_names_catch_all_terms() -> None:
+    other = {row[1]: row[0] for row in read_tsv("lexicons", "ctcae_other.tsv")}
+    assert len(other) == 26 and all(t.endswith(" - Other, specify") for t in other)
+    known = {row[1] for row in read_tsv("lexicons", "ctcae_soc.tsv")}
+    assert not set(other) & known
+    rows = list(read_tsv("ae", "other_specify.tsv"))
+    assert len(rows) >= 100
+    for phrase, name, term in rows:
+        assert term in other and name and phrase == phrase.strip(), phrase
+        # a condition with its own CTCAE term belongs in consumer_terms.tsv, not here
+        assert name not in known and phrase.lower() not in {k.lower() for k in known}, phrase
+
+
+@pytest.mark.parametrize(
+    ("text", "mention", "term", "specified"),
+    [
+        (
+            "On day 4 of levofloxacin he felt a snap behind the ankle; MRI showed an Achilles "
+            "tendon rupture. Levofloxacin was stopped.",
+            "Achilles tendon rupture",
+            "Musculoskeletal and connective tissue disorder - Other, specify",
+            "Tendon rupture",
+        ),
+        (
+            "Day 6 after CAR-T infusion: grade 2 ICANS with word-finding difficulty, started "
+            "dexamethasone.",
+            "ICANS",
+            "Nervous system disorders - Other, specify",
+            "Immune effector cell-associated neurotoxicity syndrome",
+        ),
+        (
+            "Since the dose went up I get the most awful nightmares every night.",
+            "nightmares",
+            "Psychiatric disorders - Other, specify",
+            "Nightmare",
+        ),
+        (
+            "Took valproate through the first trimester; the anomaly scan showed spina bifida.",
+            "spina bifida",
+            "Congenital, familial and genetic disorders - Other, specify",
+            "Spina bifida",
+        ),
+        (
+            "Three weeks into lamotrigine she was admitted with DRESS (fever, rash, eosinophils "
+            "2.1).",
+            "DRESS",
+            "Skin and subcutaneous tissue disorders - Other, specify",
+            "Drug reaction with eosinophilia and systemic symptoms",
+        ),
+    ],
+)
+def test_conditions_without_a_ctcae_term_code_to_their_soc_catch_all(
+    code,  # type: ignore[no-untyped-def]
+    text: str,
+    mention: str,
+    term: str,
+    specified: str,
+) -> None:
+    event = coded(code(text))[mention]
+    assert (event.ctcae_term, event.specified) == (term, specified)
+    catch_all = {row[1]: row for row in read_tsv("lexicons", "ctcae_other.tsv")}[term]
+    assert (event.meddra_code, event.soc) == (catch_all[0], catch_all[2])
+    assert event.candidates[0].term == term
+
+
+def test_ordinary_terms_carry_no_specified_name(code) -> None:  # type: ignore[no-untyped-def]
+    event = coded(code("She developed a rash and nausea on amoxicillin."))["rash"]
+    assert event.ctcae_term and event.specified is None
+
+
+def test_catch_all_terms_are_never_reached_by_word_overlap() -> None:
+    # "disorder" is a word of every catch-all term: only the curated phrases may reach them
+    for text in ("skin disorder", "gastrointestinal disorder", "other psychiatric disorders"):
+        assert not [c for c in candidates(text, limit=5) if "Other, specify" in c.term], text
+
+
+def test_negated_catch_all_condition_is_not_coded(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("No angioedema or tongue swelling after the lisinopril dose.")
+    assert [e.text for e in report.events if e.coded] == []
+    assert [e.negated for e in report.events if e.text == "angioedema"] == [True]
+
+
+def test_a_test_name_is_not_its_condition(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("On enoxaparin, platelets fell to 62; HIT antibody sent and positive.")
+    assert terms(report) == {"Platelet count decreased"}
+
+
+def test_e2b_reaction_names_the_specified_condition(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Two weeks after starting lithium she developed nephrogenic diabetes insipidus.")
+    (reaction,) = to_e2b(report)["E.i"]
+    assert reaction["eligo.specified"] == "Nephrogenic diabetes insipidus"
+    assert reaction["eligo.ctcae_term"] == "Renal and urinary disorders - Other, specify"

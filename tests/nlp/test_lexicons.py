@@ -167,7 +167,7 @@ def _skip_without_ctcae() -> None:
 def test_fast_rebuild_is_byte_identical(tmp_path: Path) -> None:
     _skip_without_ctcae()
     entries = lexbuild.build(tmp_path, only=["curated", "ctcae"], ctcae_path=CTCAE_CSV)
-    assert set(entries) == {"curated.tsv.gz", "ctcae.tsv.gz", "ctcae_soc.tsv"}
+    assert set(entries) == {"curated.tsv.gz", "ctcae.tsv.gz", "ctcae_soc.tsv", "ctcae_other.tsv"}
     for fname in entries:
         assert (tmp_path / fname).read_bytes() == resource("lexicons", fname).read_bytes(), fname
 

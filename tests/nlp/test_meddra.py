@@ -91,7 +91,7 @@ def test_malformed_line(tmp_path: Path) -> None:
     shutil.copytree(FAKE, tmp_path / "rel")
     with (tmp_path / "rel" / "llt.asc").open("a") as f:
         f.write("99000099,Comma separated,99000001\n")
-    with pytest.raises(MeddraError, match=r"llt\.asc line 10: expected at least 10 '\$'-separated"):
+    with pytest.raises(MeddraError, match=r"llt\.asc line 11: expected at least 10 '\$'-separated"):
         MeddraRelease(tmp_path / "rel")
 
 
@@ -114,3 +114,12 @@ def test_empty_release_file(tmp_path: Path) -> None:
 
 def test_all_files_listed() -> None:
     assert sorted(FILES) == sorted(p.name for p in FAKE.glob("*.asc"))
+
+
+def test_other_specify_event_codes_by_the_condition_it_names(release: MeddraRelease) -> None:
+    # no LLT for the words as written; the catch-all CTCAE term is no LLT either: the
+    # condition's name ("Tendon rupture") is what finds the LLT
+    report = code_report("Ciprofloxacin stopped after a ruptured achilles tendon.", meddra=release)
+    event = next(e for e in report.events if e.coded)
+    assert event.specified == "Tendon rupture"
+    assert event.meddra is not None and event.meddra.llt_code == "99000041"
