@@ -124,6 +124,16 @@ _VALUE_AFTER = re.compile(
 )
 _KNOWN_HF = re.compile(r"\b(?:HFrEF|HFpEF|HFmrEF|CHF|heart failure|cardiomyopathy)\b", re.I)
 _RISK_AFTER = re.compile(r"\s+risks?\b", re.I)
+# "has anyone had gallbladder issues on this?": a question about other people
+_ASKING_OTHERS = re.compile(
+    r"\b(?:any ?one|any ?body|any of you|others|other people)\b(?:(?!\b(?:my|I|me)\b)[^.!?])*\?",
+    re.I,
+)
+_MAY_FOLLOW = re.compile(
+    r"(?:\s+(?:or|and)\s+[\w -]{1,30}?)?\s+(?:can|may|might|could|sometimes)\s+"
+    r"(?:appear|occur|develop|happen|start|show up|be seen|follow|come on)\b",
+    re.I,
+)
 _SAID_NORMAL = re.compile(
     r"(?<!times )(?<!x )\b(?:normal|nl|wnl|within (?:the )?(?:normal|reference) (?:range|limits))"
     r"\b(?! (?:free|T4|T3|bili\w*|renal|LFTs?)\b)",
@@ -416,14 +426,17 @@ def load_data() -> _Data:
         for stem in _stems(key):
             stems.setdefault(stem, set()).add(key)
     components: dict[str, frozenset[str]] = {}
+    # a CTCAE term, or the condition an "Other, specify" term stands for ("Serotonin syndrome")
+    names = {k: t.term for k, t in terms.items()} | {n.lower(): n for n in specified.values()}
     for lineno, row in enumerate(read_tsv("ae", "diagnosis_components.tsv"), 2):
         parts = row[1].split("|") if len(row) == 2 else []
-        if not parts or any(t.lower() not in terms for t in [row[0], *parts]):
+        if not parts or any(t.lower() not in names for t in [row[0], *parts]):
             raise AeDataError(
-                f"corpora/ae/diagnosis_components.tsv line {lineno}: expected a CTCAE v5 "
-                f"diagnosis term and |-separated CTCAE v5 component terms, got {row!r}"
+                f"corpora/ae/diagnosis_components.tsv line {lineno}: expected a diagnosis (a "
+                "CTCAE v5 term or a condition named in other_specify.tsv) and |-separated "
+                f"component terms or conditions, got {row!r}"
             )
-        components[terms[row[0].lower()].term] = frozenset(terms[t.lower()].term for t in parts)
+        components[names[row[0].lower()]] = frozenset(names[t.lower()] for t in parts)
     patterns = []
     for lineno, row in enumerate(read_tsv("ae", "consumer_patterns.tsv"), 2):
         try:
@@ -640,6 +653,16 @@ def _english_words() -> frozenset[str]:
         return frozenset()
 
 
+def _inflected(word: str, english: frozenset[str]) -> bool:
+    """An inflection of an English word ("bumping", "drooping"): not a misspelling. A doubled
+    consonant is not undone, so "vomitting" is still corrected."""
+    for suffix in ("ing", "ed", "es", "s", "er", "ers", "ly", "ness"):
+        base = word[: -len(suffix)]
+        if word.endswith(suffix) and len(base) >= 3 and (base in english or base + "e" in english):
+            return True
+    return False
+
+
 def _edit_distance(a: str, b: str, limit: int) -> int:
     """Optimal-string-alignment distance (a swap of neighbours is one edit), capped."""
     if abs(len(a) - len(b)) > limit:
@@ -668,7 +691,7 @@ def _misspellings(data: _Data, text: str) -> list[tuple[int, int, str, MatchKind
     found: list[tuple[int, int, str, MatchKind]] = []
     for m in re.finditer(r"[A-Za-z]{7,}", text):
         word = m.group().lower()
-        if word in data.symptom_words or word in english:
+        if word in data.symptom_words or word in english or _inflected(word, english):
             continue
         if re.search(r"\b[A-Z][a-z]+\s+$", text[max(0, m.start() - 30) : m.start()]) and (
             m.group().islower()
@@ -851,6 +874,11 @@ _INDICATION_BEFORE = re.compile(
 _CONTROLLED = re.compile(
     r"\s*(?:is |are |was |remains? |now )?(?:well|adequately|fairly|reasonably|better|poorly)?\s*"
     r"(?:controlled|managed)\b",
+    re.I,
+)
+_NEW_AGAIN = re.compile(
+    r"\b(?:new|new-onset|worse|worsening|worsened|recurrent|recurrence of|another|again|"
+    r"rebound|flare|exacerbation)\b",
     re.I,
 )
 _PREVENTED = re.compile(r"\s+(?:prevention|prophylaxis|ppx|risk reduction)\b", re.I)
@@ -1166,7 +1194,13 @@ def _mentions(
         mentions.append(mention)
     if pending:
         mentions += _semantic(data, text, pending)
-    mentions.sort(key=lambda m: m.start)
+    # a phrase that is also a concept ("rash") is one mention: keep the better-coded one
+    mentions.sort(key=lambda m: (m.start, m.end, -(m.cands[0].score if m.cands else 0.0)))
+    mentions = [
+        m
+        for i, m in enumerate(mentions)
+        if i == 0 or mentions[i - 1].start != m.start or mentions[i - 1].end != m.end
+    ]
     concepts = [
         (s.start_char, s.end_char)
         for s in doc.spans.get(SPAN_GROUP, [])
@@ -1185,9 +1219,30 @@ def _mentions(
             drug_ends=drug_ends,
             blockers=[*concepts, *((m.start, m.end) for m in mentions)],
         )
+    # the condition a drug treats stays the indication when named again ("zoloft for my
+    # anxiety ... bumped me up bc the anxiety is still bad"), unless it is new or worse
+    treated: set[str] = set()
     for mention in mentions:
-        if _counselled(data, doc, text, mention) or _RISK_AFTER.match(text, mention.end):
-            mention.flags["hypothetical"] = True  # "counselled ... may occur", "ICH risk"
+        if id(mention) in labs or not mention.cands:
+            continue
+        term = mention.cands[0].term
+        if mention.background:
+            before = text[_sentence_start(doc, mention.start) : mention.start]
+            if _FOR.search(before):
+                treated.add(term)
+        elif term in treated and not _NEW_AGAIN.search(
+            text[max(0, mention.start - 30) : mention.start]
+        ):
+            mention.background = True
+    for mention in mentions:
+        if (
+            _counselled(data, doc, text, mention)
+            or _RISK_AFTER.match(text, mention.end)
+            or _MAY_FOLLOW.match(text, mention.end)
+            or _ASKING_OTHERS.search(_sentence_around(text, mention.start, mention.end))
+        ):
+            # "counselled ... may occur", "ICH risk", "fever or rash can appear 7-12 days after"
+            mention.flags["hypothetical"] = True
     return mentions, drugs
 
 
@@ -1298,18 +1353,26 @@ def _nearest(
 # report-level facts
 
 
+_PATIENT_SUBJECT = re.compile(r",\s*(?:the )?(?:pt|patient|he|she)\b", re.I)
+
+
 def _blocked(data: _Data, text: str, start: int, end: int) -> bool:
     """A cue negated, hypothetical or about the past/family ("not admitted", "risk of death")."""
     before = text[max(0, start - 60) : start]
     before = re.split(r"[.;!?]\s|\n", before)[-1]
-    if data.res["seriousness_block"].search(before) or data.res["hypothetical"].search(before):
+    r = data.res
+    if any(
+        r[k].search(before) for k in ("seriousness_block", "hypothetical", "hypothetical_before")
+    ):
         return True
-    if re.search(
+    past = re.search(
         r"\b(?:history of|previous(?:ly)?|prior|years? ago|last year|mother|father|brother|"
         r"sister|grandmother|grandfather|aunt|uncle|cousin|family)\b[^.;]{0,40}$",
         before,
         re.I,
-    ):
+    )
+    # ... unless the patient is named after it ("family chose comfort care, pt died HD3")
+    if past and not _PATIENT_SUBJECT.search(past.group()):
         return True
     return bool(data.res["seriousness_block_after"].search(text[end : end + 40]))
 
@@ -1351,6 +1414,7 @@ def _seriousness(data: _Data, text: str) -> list[Seriousness]:
     return sorted(found.values(), key=lambda s: order.index(s.criterion))
 
 
+_CONGENITAL_SOC = "Congenital, familial and genetic disorders"
 _STATED_IMPORTANT = re.compile(r"important|significant|to prevent", re.I)
 
 
@@ -1627,11 +1691,15 @@ def _outcome(data: _Data, text: str) -> tuple[Outcome, Evidence | None]:
 def _drop_components(data: _Data, events: list[AeEvent]) -> list[AeEvent]:
     """Drop coded events that are signs or symptoms of a diagnosis coded in the same report
     ("anaphylaxis with hives and a BP of 60/30": Anaphylaxis only)."""
-    diagnoses = {e.ctcae_term for e in events if e.coded and e.ctcae_term}
+
+    def name(e: AeEvent) -> str | None:  # an "Other, specify" event by its condition
+        return e.specified or e.ctcae_term
+
+    diagnoses = {name(e) for e in events if e.coded}
     parts: set[str] = set()
     for term in diagnoses:
-        parts |= data.components.get(term, frozenset()) - {term}
-    return [e for e in events if not (e.coded and e.ctcae_term in parts)]
+        parts |= data.components.get(term or "", frozenset()) - {term}
+    return [e for e in events if not (e.coded and name(e) in parts)]
 
 
 _GI_WORDS = re.compile(
@@ -1845,6 +1913,19 @@ def code_report(
     if diagnosis_components:
         events = _drop_components(data, events)
     seriousness = _seriousness(data, text)
+    # a coded malformation is the E2A criterion, however the report words it
+    anomaly = next((e for e in events if e.coded and e.soc == _CONGENITAL_SOC), None)
+    if anomaly is not None and all(s.criterion != "congenital_anomaly" for s in seriousness):
+        seriousness.append(
+            Seriousness(
+                criterion="congenital_anomaly",
+                evidence=anomaly.text,
+                start=anomaly.start,
+                end=anomaly.end,
+            )
+        )
+        order = list(data.rules["seriousness"])
+        seriousness.sort(key=lambda s: order.index(s.criterion))
     drugs, drug_mentions = _drug_roles(data, text, doc, drug_spans, coded_mentions)
     action, action_ev = _action(data, text, drugs, drug_mentions, coded_mentions)
     outcome, outcome_ev = _outcome(data, text)

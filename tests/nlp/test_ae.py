@@ -704,6 +704,8 @@ def test_published_json_schema_is_current() -> None:
 
 def test_diagnosis_components_name_ctcae_terms() -> None:
     known = {row[1] for row in read_tsv("lexicons", "ctcae_soc.tsv")}
+    # or the conditions that "Other, specify" terms stand for ("Serotonin syndrome")
+    known |= {row[1] for row in read_tsv("ae", "other_specify.tsv")}
     rows = list(read_tsv("ae", "diagnosis_components.tsv"))
     assert len(rows) >= 25
     for diagnosis, parts in rows:
@@ -1713,3 +1715,115 @@ def test_e2b_reaction_names_the_specified_condition(code) -> None:  # type: igno
     (reaction,) = to_e2b(report)["E.i"]
     assert reaction["eligo.specified"] == "Nephrogenic diabetes insipidus"
     assert reaction["eligo.ctcae_term"] == "Renal and urinary disorders - Other, specify"
+
+
+# ---------------------------------------------------------------------------------------------
+# rules after the sixteenth and seventeenth blind checks
+
+
+def test_a_catch_all_diagnosis_absorbs_its_own_signs(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "On sertraline, tramadol added POD2. Now agitated, diaphoretic, HR 118, clonus. Team dx "
+        "serotonin syndrome; tramadol d/c'd. Separately c/o constipation."
+    )
+    assert terms(report) == {"Nervous system disorders - Other, specify", "Constipation"}
+
+
+def test_a_coded_malformation_is_the_congenital_anomaly_criterion(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "Mother took valproate throughout pregnancy. Second-trimester ultrasound detected a "
+        "lumbosacral myelomeningocele; repaired on day 2."
+    )
+    assert [(s.criterion, s.evidence) for s in report.seriousness] == [
+        ("congenital_anomaly", "myelomeningocele")
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "on ozempic, nauseous most days. has anyone had gallbladder issues on this?",
+        "Reviewed with mom that fever or rash can appear 7-12 days after MMR.",
+    ],
+)
+def test_questions_to_others_and_what_may_follow_are_not_events(
+    code,  # type: ignore[no-untyped-def]
+    text: str,
+) -> None:
+    assert terms(code(text)) <= {"Nausea"}
+
+
+def test_what_a_drug_can_cause_is_no_seriousness_criterion(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "I read online it can cause heart defects and cleft lip in babies?? Im constipated."
+    )
+    assert report.seriousness == [] and terms(report) == {"Constipation"}
+
+
+def test_the_indication_named_again_is_still_the_indication(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "started zoloft 3 weeks ago for my anxiety. first week i was nauseous. doc bumped me up "
+        "to 100mg bc the anxiety is still bad."
+    )
+    assert terms(report) == {"Nausea"}
+    again = code("On apixaban for DVT. Two months later a new DVT in the other leg.")
+    assert terms(again) == {"Thromboembolic event"}
+
+
+def test_inflected_english_words_are_not_misspellings(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("Big bruises on my legs just from bumping into stuff, and I keep vomitting.")
+    assert terms(report) == {"Bruising", "Vomiting"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("K 6.1 mmol/L today, ECG w/o peaked T waves.", {"Hyperkalemia"}),
+        (
+            "Day 4 of no Excedrin and the headaches are worse, plus I cant sleep.",
+            {"Headache", "Insomnia"},
+        ),
+        ("Staff report new confusion at night since diphenhydramine was started.", {"Confusion"}),
+        ("Please report new confusion or fever after the dose.", set()),
+    ],
+)
+def test_negation_and_hypothetical_cues(code, text: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
+
+
+def test_the_patient_dying_after_a_family_decision_is_a_death(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "Admitted w/ lactic acidosis on metformin. Progressed to multi-organ failure; family "
+        "chose comfort care, pt died HD3."
+    )
+    assert "death" in {s.criterion for s in report.seriousness} and report.outcome == "fatal"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Serotonin syndrome treated with cyproheptadine. Discharge delayed 2 days.",
+        "TEN confirmed on biopsy; admitted to the burn ICU.",
+        "Platelets fell to 62 on enoxaparin; C diff toxin PCR negative.",
+    ],
+)
+def test_hospital_words_and_test_names_are_not_events(code, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert not terms(code(text)) & {"Vaginal discharge", "Burn", "Enterocolitis infectious"}
+
+
+def test_one_mention_per_span(code) -> None:  # type: ignore[no-untyped-def]
+    report = code("She had fever and rash after the MMR.")
+    spans = [(e.start, e.end) for e in report.events]
+    assert len(spans) == len(set(spans)) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tendon rupture on levofloxacin; permanent reduced ankle mobility. The reporter "
+        "considered the event disabling.",
+        "Guillain-Barre after the flu shot; 3 months later he cant go back to work.",
+    ],
+)
+def test_disability_wording(code, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert "disability" in {s.criterion for s in code(text).seriousness}
