@@ -1538,6 +1538,9 @@ def _action(
             hits.setdefault(
                 name, Evidence(value=name, evidence=m.group(), start=m.start(), end=m.end())
             )
+    step = _dose_step(text)
+    if step is not None and not _blocked_hypothetical(data, text, step.start):
+        hits[step.value] = step
     # an action named before any event ("after the dose was increased") caused it; the
     # action taken in response comes after the event
     first_event = min((e.start for e in events), default=0)
@@ -1575,7 +1578,12 @@ def _action(
             )
     # "held 14 d, restarted at 200 mg" after 300 mg: the drug came back at a lower dose
     lower = _lower_restart(text)
-    if lower is not None and ("interrupted" in hits or "withdrawn" in hits or not hits):
+    if lower is not None and (
+        "interrupted" in hits
+        or "withdrawn" in hits
+        or all(h.start < lower.start for h in hits.values())  # the latest action ("put me
+        # back on 100" after "bumped me from 100 to 125")
+    ):
         hits = {"dose_reduced": lower}
     for name in data.rules["action_priority"]:
         if name in hits:
@@ -1624,6 +1632,7 @@ _NOT_DONE = re.compile(
 _DOSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?(mg|mcg|g|units?)\b", re.I)
 _RESTART_AT = re.compile(
     r"\b(?:resumed|restarted|re-?started|re-?introduced|discharged on|now on|back on|"
+    r"put (?:me|him|her|them) back on|"
     r"continued? (?:on|at))\s+(?:(?:the|her|his|their|my|a|at)\s+)?(?:[\w-]+\s+){0,2}?(?:at\s+)?"
     r"(\d+(?:\.\d+)?)\s?(mg|mcg|g|units?)\b",
     re.I,
@@ -1647,6 +1656,27 @@ def _lower_restart(text: str) -> Evidence | None:
             earlier += [float(b[1]) for b in bare.finditer(text, 0, m.start())]
         if earlier and value < max(earlier):
             return Evidence(value="dose_reduced", evidence=m.group(), start=m.start(), end=m.end())
+    return None
+
+
+_DOSE_STEP = re.compile(
+    r"\b(?:(?:bumped|titrated|increased|raised|upped|decreased|lowered|reduced|cut|dropped)"
+    r"\s+(?:(?:me|him|her|them|it|the dose|(?:my|his|her|their) [\w-]+)\s+)?|"
+    r"(?:moved|changed|adjusted|switched)\s+(?:me|him|her|them|the dose)\s+)(?:(?:up|down)\s+)?"
+    # a dose has a dose unit ("from 75 to 100mg"); "from 12.4 to 8.1 g/dL" is a lab
+    r"from\s+(\d+(?:\.\d+)?)\s?(?P<u1>(?:mg|mcg|g|units?)(?!/))?\s+to\s+(\d+(?:\.\d+)?)"
+    r"\s?(?P<u2>(?:mg|mcg|g|units?)(?!/))?",
+    re.I,
+)
+
+
+def _dose_step(text: str) -> Evidence | None:
+    """A dose moved "from 75 to 100mg": up or down by the numbers, whatever the verb."""
+    for m in _DOSE_STEP.finditer(text):
+        before, after = float(m[1]), float(m[3])
+        if before != after and (m["u1"] or m["u2"]):
+            value = "dose_increased" if after > before else "dose_reduced"
+            return Evidence(value=value, evidence=m.group(), start=m.start(), end=m.end())
     return None
 
 

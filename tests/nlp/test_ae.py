@@ -1827,3 +1827,40 @@ def test_one_mention_per_span(code) -> None:  # type: ignore[no-untyped-def]
 )
 def test_disability_wording(code, text: str) -> None:  # type: ignore[no-untyped-def]
     assert "disability" in {s.criterion for s in code(text).seriousness}
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        (
+            "First sumatriptan gave me chest tightness. I'm not taking any more of it, I threw the "
+            "rest out.",
+            "withdrawn",
+        ),
+        ("Excedrin every day gave me rebound headaches; neuro says stop cold turkey.", "withdrawn"),
+        ("Dad vomited blood on Aleve. He's off the Aleve for good.", "withdrawn"),
+        (
+            "Irritable and aggressive on levetiracetam. LEV cross-tapered to lamotrigine.",
+            "withdrawn",
+        ),
+        (
+            "Gingival overgrowth on ciclosporin. Plan: convert ciclosporin -> tacrolimus.",
+            "withdrawn",
+        ),
+        ("Confusion on diphenhydramine. Recommended d/c diphenhydramine; MD agreed.", "withdrawn"),
+        ("ALT 98 on tocilizumab. Tocilizumab interval extended to q2wk.", "dose_reduced"),
+        ("Tremor on tacrolimus, so he lowered my tacrolimus from 3mg to 2mg.", "dose_reduced"),
+        ("Foggy on lyrica, and my rheumy bumped me from 75 to 100mg last week.", "dose_increased"),
+        (
+            "Breast tenderness on the estradiol patch. I have not changed anything with the "
+            "medicines yet.",
+            "unchanged",
+        ),
+        (
+            "Myalgia on atorvastatin; cholesterol went from 260 to 180. Continue atorvastatin.",
+            "unchanged",
+        ),
+    ],
+)
+def test_action_wording_after_sets_16_17(code, text: str, action: str) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).action_taken == action
