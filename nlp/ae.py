@@ -160,7 +160,7 @@ _DIRECTION_AFTER = re.compile(
 )
 # bare dose units: a number written with one is a dose, not a lab value
 _DOSE_UNITS = frozenset({"mg", "ug", "mcg", "g", "mL", "[iU]", "[IU]", "U", "{tbl}", "{cap}"})
-_TO_VALUE = re.compile(r"^\s*(?:[a-zA-Z/%]+\s*)?to\s+(?P<v>\d[\d,]*(?:\.\d+)?)")
+_TO_VALUE = re.compile(r"^\s*(?:[a-zA-Z/%]+\s*)?(?:to|->|→|-->)\s*(?P<v>\d[\d,]*(?:\.\d+)?)")
 # A parent reporting on their child: "my son had a febrile seizure" is the patient's event.
 _OWN_CHILD = re.compile(
     r"^(?:my |our )?(?:son|daughter|child|baby|kid|infant|boy|girl|toddler)$", re.I
@@ -174,7 +174,7 @@ _RELATIVE_WORDS = {
     "female": "mom|mum|mommy|mummy|mother|wife|sister|daughter|grandmother|grandma|nan|nana|"
     "granny|aunt|niece|girlfriend",
     "any": "partner|spouse|cousin|sibling|parent|grandparent|relative|child|baby|kid|infant|"
-    "toddler",
+    "toddler|friend|coworker|co-worker|colleague|neighbor|neighbour|roommate",
 }
 _PRONOUNS = {
     "male": r"he|him|his|he's",
@@ -872,8 +872,17 @@ _INDICATION_BEFORE = re.compile(
     re.I,
 )
 _CONTROLLED = re.compile(
-    r"\s*(?:is |are |was |remains? |now )?(?:well|adequately|fairly|reasonably|better|poorly)?\s*"
-    r"(?:controlled|managed)\b",
+    r"\s*(?:is |are |was |remains? |now )?(?:finally |now |fully |completely |mostly |largely )?"
+    r"(?:well|adequately|fairly|reasonably|better|poorly)?\s*(?:controlled|managed)\b"
+    # "Pain 7/10, uncontrolled": still the condition treated
+    r"|\s*(?:\d+/10\s*)?,?\s*(?:uncontrolled|not controlled)\b"
+    # "glaucoma drops", "pain meds", "allergy pills": the condition names the drug
+    r"|\s+(?:drops|eye ?drops|meds|medications?|medicines?|pills|tablets|inhalers?|creams?)\b"
+    # "Lost 14 lbs which is the whole point", "in line with expected effect": wanted
+    r"|[^.;]{0,20}\b(?:the whole point|the (?:intended|desired|expected) (?:therapeutic )?effect|"
+    r"expected effect|as intended|as expected from)\b"
+    # "occasional headaches - not new, long hx migraines"
+    r"|\s*[-,(]?\s*(?:not new|long-?standing|at baseline|unchanged from baseline|pre-?existing)\b",
     re.I,
 )
 _NEW_AGAIN = re.compile(
@@ -912,6 +921,8 @@ def _is_background(
     ("on apixaban for atrial fibrillation fell at home": the fall is an event).
     """
     before = text[sent_start:start]
+    if re.match(r"chronic\b|CKD\b", text[start:end], re.I) and not _NEW_AGAIN.search(before[-30:]):
+        return True  # "COPD w/ chronic bronchitis", "CKD 4, stable": a standing condition
     if _CONTROLLED.match(text, end) or _PREVENTED.match(text, end):
         return True  # "pain well controlled", "stroke prevention": the condition treated
     after = _EVENT_AFTER.search(text[end : end + 40])
@@ -1353,7 +1364,7 @@ def _nearest(
 # report-level facts
 
 
-_PATIENT_SUBJECT = re.compile(r",\s*(?:the )?(?:pt|patient|he|she)\b", re.I)
+_PATIENT_SUBJECT = re.compile(r"(?:,|;|\band)\s*(?:the )?(?:pt|patient|he|she)\b", re.I)
 
 
 def _blocked(data: _Data, text: str, start: int, end: int) -> bool:

@@ -6,11 +6,24 @@ The component is medspaCy's own `ConText`; this factory only loads the rules thr
 
 # No `from __future__ import annotations`: spaCy validates factory arguments from their
 # annotations at run time.
+import medspacy.context.context_modifier as _modifier
 from medspacy.context import ConText
 from spacy.language import Language
 
 from eligo.nlp.extensions import SPAN_GROUP
 from eligo.nlp.rules import context_rules
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Two token spans share a token. medspaCy 1.3.1's `tuple_overlaps` misses a span that
+    wholly contains the other, so a terminating cue ("; ", "but") whose scope is the whole
+    sentence never limited a BACKWARD cue's scope: in "admitted with acute pancreatitis;
+    gallstones were excluded" the pancreatitis was negated."""
+    return a[0] < b[1] and b[0] < a[1]
+
+
+# `ConTextModifier.limit_scope` and `.modifies` look the function up in their own module
+_modifier.tuple_overlaps = _overlaps  # type: ignore[attr-defined]
 
 
 @Language.factory(

@@ -1864,3 +1864,82 @@ def test_disability_wording(code, text: str) -> None:  # type: ignore[no-untyped
 )
 def test_action_wording_after_sets_16_17(code, text: str, action: str) -> None:  # type: ignore[no-untyped-def]
     assert code(text).action_taken == action
+
+
+# ---------------------------------------------------------------------------------------------
+# rules after the fifteenth, eighteenth and nineteenth blind checks
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # medspaCy's span-overlap test missed a terminating ";" around a backward cue
+        (
+            "He was hospitalised with acute pancreatitis; gallstones were excluded on ultrasound.",
+            {"Pancreatitis"},
+        ),
+        ("Reported a fall (tripped, no injury), plus grade 2 fatigue.", {"Fall", "Fatigue"}),
+        ("Ultrasound showed no lump thank god, said its gynecomastia.", {"Gynecomastia"}),
+        (
+            "The cramping has not stopped, plus irregular periods.",
+            {"Muscle cramp", "Irregular menstruation"},
+        ),
+        ("He just didn't seem right, and his potassium was 7.8.", {"Hyperkalemia"}),
+    ],
+)
+def test_cue_scope(code, text: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pain 7/10, uncontrolled -> morphine ER increased. Ongoing constipation.",
+        "Started these glaucoma drops in March and now I am constipated.",
+        "Lost 14 lbs which is the whole point lol. Constipated though.",
+        "Occasional headaches - not new, long hx migraines. Constipated since the opioid.",
+        "Roflumilast for COPD w/ chronic bronchitis; now constipated.",
+        "CKD 4, stable, on rivaroxaban; constipated.",
+        "My friend had crazy dreams on Triumeq, but I only got constipated.",
+    ],
+)
+def test_the_treated_condition_and_other_people_are_not_events(code, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == {"Constipation"}
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "value"),
+    [
+        ("On hydromorphone PCA, very drowsy, SpO2 86% on 2L NC.", "Hypoxia", "86%"),
+        ("HD10 on amphotericin: Cr 0.8 -> 2.1.", "Creatinine increased", "0.8 -> 2.1"),
+    ],
+)
+def test_saturation_and_arrow_readings(code, text: str, term: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    event = next(e for e in code(text).events if e.ctcae_term == term)
+    assert event.value == value
+
+
+def test_admission_as_a_time_point_is_no_hospitalisation(code) -> None:  # type: ignore[no-untyped-def]
+    assert code("On heparin day 6: Plt 62K today from 245K on admission.").seriousness == []
+    admitted = code("Fell on apixaban; drug discontinued on admission, craniotomy next day.")
+    assert [s.criterion for s in admitted.seriousness] == ["hospitalization"]
+
+
+def test_could_not_bring_him_back_is_a_death(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "On Bactrim and spironolactone he went into cardiac arrest and they couldnt bring him back."
+    )
+    assert "death" in {s.criterion for s in report.seriousness} and report.outcome == "fatal"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ICU RN 0415: DKA protocol, insulin held for K 3.0.",
+        "Priapism after sildenafil; corporal aspiration and phenylephrine given.",
+    ],
+)
+def test_protocol_and_procedure_names_are_not_events(code, text: str) -> None:  # type: ignore[no-untyped-def]
+    report = code(text)
+    assert not terms(report) & {"Acidosis", "Aspiration"}
+    assert "hospitalization" not in {s.criterion for s in report.seriousness}
