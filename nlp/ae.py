@@ -1818,6 +1818,10 @@ def _drop_generic(events: list[AeEvent]) -> list[AeEvent]:
                 ):
                     drop.add(id(e))
                     break
+    # "Death NOS" is CTCAE's term for a death no other term explains: with another event
+    # coded, the death is that event's outcome (fatal), not an event of its own
+    if any(e.ctcae_term != "Death NOS" for e in coded_events):
+        drop |= {id(e) for e in coded_events if e.ctcae_term == "Death NOS"}
     return [e for e in events if id(e) not in drop]
 
 

@@ -1943,3 +1943,19 @@ def test_protocol_and_procedure_names_are_not_events(code, text: str) -> None:  
     report = code(text)
     assert not terms(report) & {"Acidosis", "Aspiration"}
     assert "hospitalization" not in {s.criterion for s in report.seriousness}
+
+
+def test_each_phrase_is_listed_once() -> None:
+    seen: dict[str, str] = {}
+    for name in ("consumer_terms.tsv", "other_specify.tsv"):
+        for row in read_tsv("ae", name):
+            key = row[0] if row[0].isupper() else row[0].lower()
+            assert key not in seen, f"{row[0]!r} in {name} and {seen[key]}"
+            seen[key] = name
+
+
+def test_death_nos_gives_way_to_the_event_that_caused_it(code) -> None:  # type: ignore[no-untyped-def]
+    report = code(
+        "On apixaban. He died 3 days after admission; cause of death: intracranial hemorrhage."
+    )
+    assert terms(report) == {"Intracranial hemorrhage"} and report.outcome == "fatal"
