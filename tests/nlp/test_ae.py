@@ -1959,3 +1959,29 @@ def test_death_nos_gives_way_to_the_event_that_caused_it(code) -> None:  # type:
         "On apixaban. He died 3 days after admission; cause of death: intracranial hemorrhage."
     )
     assert terms(report) == {"Intracranial hemorrhage"} and report.outcome == "fatal"
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("Flu-like aches after the shingles shot; by Sunday I was totally fine.", "recovered"),
+        ("Nausea on the patch; it hasn't let up yet.", "not_recovered"),
+        ("Brain fog on pregabalin, and honestly the fog is worse.", "not_recovered"),
+        (
+            "Cleft lip after mycophenolate exposure; the infant is awaiting surgical repair.",
+            "not_recovered",
+        ),
+        ("Guillain-Barre after the flu shot; PT says he's slowly getting stronger.", "recovering"),
+        (
+            "DILI from green tea; 3 months later my liver numbers are almost back to normal.",
+            "recovering",
+        ),
+        ("Large local reaction to DTaP. Next day: swelling starting to go down.", "recovering"),
+        (
+            "Shingles on tofacitinib, valacyclovir started. Recommend Shingrix after recovery.",
+            "unknown",
+        ),
+    ],
+)
+def test_outcome_wording_after_sets_15_19(code, text: str, outcome: str) -> None:  # type: ignore[no-untyped-def]
+    assert code(text).outcome == outcome
