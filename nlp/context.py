@@ -23,7 +23,7 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 
 # `ConTextModifier.limit_scope` and `.modifies` look the function up in their own module
-_modifier.tuple_overlaps = _overlaps  # type: ignore[attr-defined]
+_modifier.tuple_overlaps = _overlaps
 
 
 @Language.factory(
