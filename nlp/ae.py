@@ -345,7 +345,7 @@ def _pattern(part: str, descriptor: str, gap: int) -> re.Pattern[str]:
         return re.compile(rf"\b(?:{descriptor})\b", re.I)
     # the words between never join two clauses ("feet properly and had numbness")
     word = r"(?!(?:and|but|or|then|while|when|after|before|because|since|rash|hives|welts)\b)[\w']+"
-    between = rf"(?:[^\w.;:!?\n]+{word}){{0,{gap}}}?[^\w.;:!?\n]+"
+    between = rf"(?:[^\w.;:!?\n,+]+{word}){{0,{gap}}}?[^\w.;:!?\n,+]+"
     p, d = f"(?:{part})", f"(?:{descriptor})"
     return re.compile(rf"\b(?:{p}{between}{d}|{d}{between}{p})\b", re.I)
 
@@ -750,15 +750,18 @@ def _flags(span: Span) -> dict[str, bool]:
         own_relative = all(_reporter_relative(doc, t) for t in triggers)
         if modifiers and (not triggers or own_child or own_relative):
             flags["family"] = False
-    if flags["historical"] and span.has_extension("modifiers"):
-        doc = span.doc
-        triggers = [
-            doc[m.modifier_span[0] : m.modifier_span[1]].text
-            for m in span._.modifiers
-            if m.category.upper() == "HISTORICAL"
-        ]
-        if triggers and all(_RESOLUTION_TRIGGERS.search(t) for t in triggers):
-            flags["historical"] = False
+    # "the rash resolved", "dizziness ..., now resolved": the event's outcome, neither past
+    # history nor a negation
+    for flag, category in (("historical", "HISTORICAL"), ("negated", "NEGATED_EXISTENCE")):
+        if flags[flag] and span.has_extension("modifiers"):
+            doc = span.doc
+            triggers = [
+                doc[m.modifier_span[0] : m.modifier_span[1]].text
+                for m in span._.modifiers
+                if m.category.upper() == category
+            ]
+            if triggers and all(_RESOLUTION_TRIGGERS.search(t) for t in triggers):
+                flags[flag] = False
     return flags
 
 
@@ -885,6 +888,14 @@ _CONTROLLED = re.compile(
     r"|\s*[-,(]?\s*(?:not new|long-?standing|at baseline|unchanged from baseline|pre-?existing)\b",
     re.I,
 )
+_STORY_VERB = re.compile(
+    r"\b(?:admitted|presented|presents|presenting|developed|develops|came in|now has|now with)\b",
+    re.I,
+)
+_YEAR_AFTER = re.compile(r"\s*\(?\s*(?:in\s+)?(?:19[5-9]\d|20[0-2]\d)\b(?!\s*(?:mg|mcg|units?|mL))")
+_DEVELOPED = re.compile(
+    r"\b(?:developed|diagnosed with|progressed to|led to|resulted in|caused|causing|new)\b", re.I
+)
 _NEW_AGAIN = re.compile(
     r"\b(?:new|new-onset|worse|worsening|worsened|recurrent|recurrence of|another|again|"
     r"rebound|flare|exacerbation)\b",
@@ -921,7 +932,11 @@ def _is_background(
     ("on apixaban for atrial fibrillation fell at home": the fall is an event).
     """
     before = text[sent_start:start]
-    if re.match(r"chronic\b|CKD\b", text[start:end], re.I) and not _NEW_AGAIN.search(before[-30:]):
+    if (
+        re.match(r"chronic\b|CKD\b", text[start:end], re.I)
+        and not _NEW_AGAIN.search(before[-30:])
+        and not _DEVELOPED.search(before[-60:])
+    ):
         return True  # "COPD w/ chronic bronchitis", "CKD 4, stable": a standing condition
     if _CONTROLLED.match(text, end) or _PREVENTED.match(text, end):
         return True  # "pain well controlled", "stroke prevention": the condition treated
@@ -935,7 +950,10 @@ def _is_background(
             text, exposure_at
         ):
             return False
-    if _BACKGROUND.search(before):
+    past = _BACKGROUND.search(before)
+    # "w/ hx of AF on apixaban admitted with an upper GI bleed": the history ends where the
+    # story of the event begins
+    if past and not _STORY_VERB.search(past.group()):
         return True
     m = _FOR.search(before)
     if m is None:
@@ -1036,6 +1054,8 @@ def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
     reading = _lab_reading(data, doc, span)
     if reading is None:
         return None
+    if re.search(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s*$", doc.text[: span.start_char]):
+        return None  # "Mr K (67)": a name and an age, not potassium
     said = doc.text[span.start_char : reading.end]
     after = doc.text[reading.end : reading.end + 14]
     if _SAID_NORMAL.search(said) or _NORMAL_AFTER.match(after):
@@ -1234,6 +1254,10 @@ def _mentions(
     # anxiety ... bumped me up bc the anxiety is still bad"), unless it is new or worse
     treated: set[str] = set()
     for mention in mentions:
+        if re.search(r"\bnon-?\s?$", text[max(0, mention.start - 5) : mention.start], re.I):
+            mention.flags["negated"] = True  # "non-pruritic", "non-tender"
+        if id(mention) not in labs and _YEAR_AFTER.match(text, mention.end):
+            mention.background = True  # "allopurinol intolerant - rash 2019"
         if id(mention) in labs or not mention.cands:
             continue
         term = mention.cands[0].term
@@ -1388,7 +1412,12 @@ def _blocked(data: _Data, text: str, start: int, end: int) -> bool:
     return bool(data.res["seriousness_block_after"].search(text[end : end + 40]))
 
 
-def _seriousness(data: _Data, text: str) -> list[Seriousness]:
+def _seriousness(
+    data: _Data, text: str, background: Sequence[tuple[int, int]] = ()
+) -> list[Seriousness]:
+    """ICH E2A criteria stated in the text. `background`: spans of conditions that are the
+    treated disease or history; an admission "with" or "for" one of them is the setting
+    ("6yo admitted this afternoon with acute asthma exacerbation, salbutamol nebs ...")."""
     found: dict[str, Seriousness] = {}
     # "Inpatient on haloperidol", "while hospitalised": the setting, not a hospitalisation
     # caused by the event (only a prolonged stay is)
@@ -1409,6 +1438,9 @@ def _seriousness(data: _Data, text: str) -> list[Seriousness]:
                 sentence = _sentence_around(text, m.start(), m.end())
                 if data.res["elective"].search(sentence):
                     continue
+                why = _ADMITTED_FOR.match(text, m.end())
+                if why and any(why.end() <= b < why.end() + 30 for b, _ in background):
+                    continue
             found[criterion] = Seriousness(
                 criterion=cast(Criterion, criterion),
                 evidence=m.group(),
@@ -1426,6 +1458,7 @@ def _seriousness(data: _Data, text: str) -> list[Seriousness]:
 
 
 _CONGENITAL_SOC = "Congenital, familial and genetic disorders"
+_ADMITTED_FOR = re.compile(r"[^.;]{0,30}?\b(?:with|for)\s+(?:an? |the |his |her )?", re.I)
 _STATED_IMPORTANT = re.compile(r"important|significant|to prevent", re.I)
 
 
@@ -1789,6 +1822,19 @@ def _drop_modifiers(text: str, events: list[AeEvent]) -> list[AeEvent]:
     return [e for e in events if id(e) not in drop]
 
 
+def _drop_aliases(text: str, events: list[AeEvent]) -> list[AeEvent]:
+    """A coded mention in brackets right after another restates it: "encephalopathy (ICANS)",
+    "agranulocytosis (absolute neutrophil count 0.08 x10^9/L)" are one event each."""
+    coded_events = sorted((e for e in events if e.coded), key=lambda e: e.start)
+    drop = {
+        id(b)
+        for a, b in pairwise(coded_events)
+        if re.fullmatch(r"\s*[(\[]\s*", text[a.end : b.start])
+        and re.match(r"\s*[)\]]", text[b.end :])
+    }
+    return [e for e in events if id(e) not in drop]
+
+
 def _drop_generic(events: list[AeEvent]) -> list[AeEvent]:
     """Drop a coded event whose term is a more general form of another coded event's term
     when it is the same mention or a repeat of its words: "hip fracture ... the fracture"
@@ -1953,11 +1999,20 @@ def code_report(
             event.meddra = release.code(event.text, ctcae_term=name, ctcae_code=entry.code)
         events.append(event)
     coded_mentions = [m for m, e in zip(mentions, events, strict=True) if e.coded]
+    # the treated disease or history named as such: an admission "with" one of them is the
+    # setting, not a hospitalisation the event caused
+    coded_terms = {e.ctcae_term for e in events if e.coded}
+    background = [
+        (m.start, m.end)
+        for m in mentions
+        if (m.background or m.flags["historical"]) and m.cands[0].term not in coded_terms
+    ]
     events = _gi_cramps(data, text, events)
+    events = _drop_aliases(text, events)
     events = _drop_modifiers(text, _drop_generic(events))  # before components
     if diagnosis_components:
         events = _drop_components(data, events)
-    seriousness = _seriousness(data, text)
+    seriousness = _seriousness(data, text, background)
     # a coded malformation is the E2A criterion, however the report words it
     anomaly = next((e for e in events if e.coded and e.soc == _CONGENITAL_SOC), None)
     if anomaly is not None and all(s.criterion != "congenital_anomaly" for s in seriousness):

@@ -1985,3 +1985,55 @@ def test_death_nos_gives_way_to_the_event_that_caused_it(code) -> None:  # type:
 )
 def test_outcome_wording_after_sets_15_19(code, text: str, outcome: str) -> None:  # type: ignore[no-untyped-def]
     assert code(text).outcome == outcome
+
+
+# ---------------------------------------------------------------------------------------------
+# rules after the twentieth and twenty-first blind checks
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Amoxicillin D6: widespread maculopapular rash, non-pruritic.", {"Rash maculo-papular"}),
+        (
+            "Community pharmacy: Mr K (67) on clarithromycin and simvastatin has rhabdomyolysis.",
+            {"Rhabdomyolysis"},
+        ),
+        (
+            "On febuxostat (allopurinol intolerant - rash 2019). ALT 168 today.",
+            {"Alanine aminotransferase increased"},
+        ),
+        ("Axi-cel D+5: encephalopathy (ICANS) grade 3, dexamethasone.", {"Encephalopathy"}),
+        (
+            "Lacosamide: mild dizziness + diplopia first 2 wks, now resolved.",
+            {"Dizziness", "Eye disorders - Other, specify"},
+        ),
+        (
+            "I'm terrified after reading about hallucinations on levodopa, but only feel nauseous.",
+            {"Nausea"},
+        ),
+        (
+            "Re-counselled: seek help if palpitations or bleeding. Reports mild heartburn.",
+            {"Dyspepsia"},
+        ),
+        ("On chemo. I havent thrown up once but I'm really bunged up.", {"Constipation"}),
+        ("Care home note: unwitnessed fall at 03:00 after zopiclone.", {"Fall"}),
+        (
+            "Filgrastim day 5: WBC 104.6 x10^9/L, splenomegaly on US.",
+            {"Leukocytosis", "Blood and lymphatic system disorders - Other, specify"},
+        ),
+    ],
+)
+def test_rules_after_sets_20_21(code, text: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
+
+
+def test_history_ends_where_the_story_of_the_event_begins(code) -> None:  # type: ignore[no-untyped-def]
+    caused = code("71F w/ hx of AF on apixaban admitted with an upper GI bleed after melena.")
+    assert "hospitalization" in {s.criterion for s in caused.seriousness}
+    assert "Upper gastrointestinal hemorrhage" in terms(caused)
+
+
+def test_each_diagnosis_is_listed_once() -> None:
+    names = [row[0] for row in read_tsv("ae", "diagnosis_components.tsv")]
+    assert len(names) == len(set(names))
