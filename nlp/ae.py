@@ -960,8 +960,14 @@ def _is_background(
         return False
     for_start, words_start = sent_start + m.start(), sent_start + m.start("y")
     # another concept wholly between "for" and the mention ends the indication; one that
-    # covers the mention ("severe nodular acne" around "acne") is the same concept
-    if any(words_start <= b and e <= start for b, e in blockers):
+    # covers the mention ("severe nodular acne" around "acne") is the same concept, and so
+    # is an acronym that qualifies it right before it ("for OA hip pain")
+    if any(
+        words_start <= b
+        and e <= start
+        and (text[e:start].strip() or len(text[b:e]) > 4 or " " in text[b:e])
+        for b, e in blockers
+    ):
         return False
     head = text[sent_start:for_start].rstrip()
     # a drug named right before "for" ("the antibiotics for her pneumonia", "metformin 500 mg

@@ -2037,3 +2037,39 @@ def test_history_ends_where_the_story_of_the_event_begins(code) -> None:  # type
 def test_each_diagnosis_is_listed_once() -> None:
     names = [row[0] for row in read_tsv("ae", "diagnosis_components.tsv")]
     assert len(names) == len(set(names))
+
+
+# ---------------------------------------------------------------------------------------------
+# rules after the twenty-second and twenty-third blind checks
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Anticoag review on apixaban: no bleeding. Hb 141 g/L, Cr 88 µmol/L.", set()),
+        (
+            "Colchicine: profuse diarrhoea. Cr 198 umol/L (baseline 90).",
+            {"Diarrhea", "Creatinine increased"},
+        ),
+        (
+            "Keppra: snapping at the kids and says he feels really low.",
+            {"Irritability", "Depression"},
+        ),
+        (
+            "Oxycodone MR for OA hip pain. This am difficult to rouse, no BO for 4 days.",
+            {"Depressed level of consciousness", "Constipation"},
+        ),
+        ("Tamoxifen: hot flushes; I'm post menopause.", {"Hot flashes"}),
+        ("Flu jab: the leaflet says you might get a sore arm or feel achy. So far fine.", set()),
+        (
+            "Valproate for juvenile myoclonic epilepsy in pregnancy; neural tube defect on scan.",
+            {"Congenital, familial and genetic disorders - Other, specify"},
+        ),
+        (
+            "Sotalol: QTc 560 ms, then torsades de pointes.",
+            {"Electrocardiogram QT corrected interval prolonged", "Ventricular tachycardia"},
+        ),
+    ],
+)
+def test_rules_after_sets_22_23(code, text: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
