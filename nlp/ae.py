@@ -344,7 +344,10 @@ def _pattern(part: str, descriptor: str, gap: int) -> re.Pattern[str]:
     if part == "-":
         return re.compile(rf"\b(?:{descriptor})\b", re.I)
     # the words between never join two clauses ("feet properly and had numbness")
-    word = r"(?!(?:and|but|or|then|while|when|after|before|because|since|rash|hives|welts)\b)[\w']+"
+    word = (
+        r"(?!(?:and|but|or|then|while|when|after|before|because|since|rash|hives|welts|"
+        r"no|not|neg|negative|nil|without)\b)[\w']+"
+    )
     between = rf"(?:[^\w.;:!?\n,+]+{word}){{0,{gap}}}?[^\w.;:!?\n,+]+"
     p, d = f"(?:{part})", f"(?:{descriptor})"
     return re.compile(rf"\b(?:{p}{between}{d}|{d}{between}{p})\b", re.I)
@@ -698,14 +701,36 @@ def _misspellings(data: _Data, text: str) -> list[tuple[int, int, str, MatchKind
         ):
             continue  # "Klebsiella pneumoniae": a species name, not a misspelt symptom
         limit = 1 if len(word) < 9 else 2
+        # a second edit only within the same first four letters ("nephropathy" is no
+        # misspelt "neuropathy")
         close = {
             term
             for known, term in data.symptom_initials.get(word[0], ())
-            if _edit_distance(word, known, limit) <= limit
+            if (distance := _edit_distance(word, known, limit)) <= 1
+            or (distance <= limit and known[:4] == word[:4])
         }
         if len(close) == 1:
             found.append((m.start(), m.end(), close.pop(), "consumer"))
     return found
+
+
+def _two_terms(data: _Data, text: str) -> tuple[list[tuple[int, int]], list[str]] | None:
+    """ "nausea and vomiting", "nausea/vomiting": two CTCAE terms (or synonyms) joined."""
+    m = re.fullmatch(r"(?P<a>[A-Za-z][\w -]*?)\s*(?:\band\b|&|/|\+)\s*(?P<b>[A-Za-z][\w -]*)", text)
+    if m is None:
+        return None
+    terms = []
+    for part in (m["a"], m["b"]):
+        key = " ".join(part.lower().split())
+        hit = data.terms.get(key) or (
+            data.terms.get(data.phrases[key][0].lower()) if key in data.phrases else None
+        )
+        if hit is None:
+            return None
+        terms.append(hit.term)
+    if terms[0] == terms[1]:
+        return None
+    return [m.span("a"), m.span("b")], terms
 
 
 def _specified(data: _Data, mention: str, entry: CtcaeTerm) -> str | None:
@@ -1199,6 +1224,12 @@ def _mentions(
             mention = _Mention(start, end, cands, _flags(span))
         elif label in EVENT_LABELS:
             start, end = span.start_char, span.end_char
+            pair = _two_terms(data, text[start:end])
+            if pair is not None:  # "nausea and vomiting": two events, not one
+                for (a, b), term in zip(pair[0], pair[1], strict=True):
+                    cands = [_candidate(data, term, 1.0, "exact")]
+                    mentions.append(_Mention(start + a, start + b, cands, _flags(span)))
+                continue
             exact = [
                 _candidate(data, c.display, 1.0, "exact")
                 for c in span._.codes or []

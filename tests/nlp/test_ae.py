@@ -2073,3 +2073,25 @@ def test_each_diagnosis_is_listed_once() -> None:
 )
 def test_rules_after_sets_22_23(code, text: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
     assert terms(code(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Overnight c/o nausea and vomiting on morphine PCA.", {"Nausea", "Vomiting"}),
+        ("Statin: thigh aching; urine dip neg for blood.", {"Myalgia"}),
+        ("Lithium for 20 years: nephropathy, Cr 198.", {"Creatinine increased"}),
+        ("Temp 38.0 the evening after the jab.", {"Fever"}),
+        (
+            "Clozapine: hypersalivation, wt +4 kg.",
+            {"Gastrointestinal disorders - Other, specify", "Weight gain"},
+        ),
+        ("Since the doxy I burn really easy in the sun.", {"Photosensitivity"}),
+        (
+            "Chemo: neuts 0.8, WCC 2.1.",
+            {"Neutrophil count decreased", "White blood cell decreased"},
+        ),
+    ],
+)
+def test_rules_after_sets_24_25(code, text: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
