@@ -129,6 +129,19 @@ _ASKING_OTHERS = re.compile(
     r"\b(?:any ?one|any ?body|any of you|others|other people)\b(?:(?!\b(?:my|I|me)\b)[^.!?])*\?",
     re.I,
 )
+
+
+def _asking_others(text: str, start: int, end: int) -> bool:
+    """The mention sits inside a question to other people, between "anyone" and its "?"."""
+    sentence_start = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start), -1) + 1
+    for m in _ASKING_OTHERS.finditer(text, sentence_start):
+        if m.start() > end:
+            break
+        if m.start() <= start and end <= m.end():
+            return True
+    return False
+
+
 _MAY_FOLLOW = re.compile(
     r"(?:\s+(?:or|and)\s+[\w -]{1,30}?)?\s+(?:can|may|might|could|sometimes)\s+"
     r"(?:appear|occur|develop|happen|start|show up|be seen|follow|come on)\b",
@@ -139,7 +152,10 @@ _SAID_NORMAL = re.compile(
     r"\b(?! (?:free|T4|T3|bili\w*|renal|LFTs?)\b)",
     re.I,
 )
-_NORMAL_AFTER = re.compile(r"\s*\((?:normal|nl|wnl|within normal limits)\)", re.I)
+_NORMAL_AFTER = re.compile(
+    r"\s*\((?:normal|nl|wnl|within normal limits|(?:stable )?(?:at )?baseline|stable|unchanged)\)",
+    re.I,
+)
 # a vitamin K antagonist: its INR target is 2-3 (up to 3.5 for mechanical valves)
 _VKA = re.compile(r"\b(?:warfarin|coumadin|jantoven|acenocoumarol|phenprocoumon|marcoumar)\b", re.I)
 INR_THERAPEUTIC_MAX = 3.5
@@ -1088,7 +1104,7 @@ def _lab_mention(data: _Data, doc: Doc, span: Span) -> _Mention | None:
     if re.search(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s*$", doc.text[: span.start_char]):
         return None  # "Mr K (67)": a name and an age, not potassium
     said = doc.text[span.start_char : reading.end]
-    after = doc.text[reading.end : reading.end + 14]
+    after = doc.text[reading.end : reading.end + 24]
     if _SAID_NORMAL.search(said) or _NORMAL_AFTER.match(after):
         return None  # "calcium was normal at 2.31 mmol/L", "platelets 142 (normal)"
     if reading.direction is not None:
@@ -1311,7 +1327,7 @@ def _mentions(
             _counselled(data, doc, text, mention)
             or _RISK_AFTER.match(text, mention.end)
             or _MAY_FOLLOW.match(text, mention.end)
-            or _ASKING_OTHERS.search(_sentence_around(text, mention.start, mention.end))
+            or _asking_others(text, mention.start, mention.end)
         ):
             # "counselled ... may occur", "ICH risk", "fever or rash can appear 7-12 days after"
             mention.flags["hypothetical"] = True
@@ -1828,7 +1844,7 @@ def _gi_cramps(data: _Data, text: str, events: list[AeEvent]) -> list[AeEvent]:
         if (
             e.coded
             and e.ctcae_term == "Muscle cramp"
-            and re.fullmatch(r"(?:mild |bad |some )?cramp(?:ing|s)?", e.text, re.I)
+            and re.fullmatch(r"(?:mild |bad |some )?cramp(?:ing|s|y)?", e.text, re.I)
             and _GI_WORDS.search(_sentence_around(text, e.start, e.end))
         ):
             entry = data.terms["abdominal pain"]

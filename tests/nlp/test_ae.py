@@ -2095,3 +2095,33 @@ def test_rules_after_sets_22_23(code, text: str, expected: set[str]) -> None:  #
 )
 def test_rules_after_sets_24_25(code, text: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
     assert terms(code(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "anyone else get this on accutane?? 2 months in and i have cracked lips and dry skin.",
+            {"Cheilitis", "Dry skin"},
+        ),
+        (
+            "HF clinic: on spironolactone. Hyperkalaemia, K 6.2; Cr 1.4 (stable baseline).",
+            {"Hyperkalemia"},
+        ),
+        ("Bupropion: witnessed GTC seizure at work, post-ictal drowsiness.", {"Seizure"}),
+        (
+            "Amox-clav: cholestatic hepatitis; viral hepatitis serologies negative.",
+            {"Hepatobiliary disorders - Other, specify"},
+        ),
+        (
+            "Vancomycin: red man syndrome, flushing of the face and neck.",
+            {"Infusion related reaction"},
+        ),
+        (
+            "Tamsulosin: passed out in the hallway and banged my head.",
+            {"Syncope", "Injury, poisoning and procedural complications - Other, specify"},
+        ),
+    ],
+)
+def test_rules_after_sets_26_27(code, text: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
