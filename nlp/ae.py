@@ -929,6 +929,11 @@ _CONTROLLED = re.compile(
     r"|\s*[-,(]?\s*(?:not new|long-?standing|at baseline|unchanged from baseline|pre-?existing)\b",
     re.I,
 )
+_VISIT_FOR = re.compile(
+    r"\b(?:BIB|brought(?: in)?|presents?|presented|presenting|admitted|seen|came in|referred|"
+    r"called|phoned|rang)\b(?:\s+[\w/]+){0,2}\s*$",
+    re.I,
+)
 _STORY_VERB = re.compile(
     r"\b(?:admitted|presented|presents|presenting|developed|develops|came in|now has|now with)\b",
     re.I,
@@ -1016,6 +1021,8 @@ def _is_background(
     drug_near = any(
         sent_start <= e <= for_start and len(text[e:for_start].split()) <= 7 for e in drug_ends
     )
+    if _VISIT_FOR.search(head):
+        return False  # "BIB family for confusion": the reason for the visit is the event
     return drug_near or bool(_INDICATION_BEFORE.search(head))
 
 

@@ -2125,3 +2125,26 @@ def test_rules_after_sets_24_25(code, text: str, expected: set[str]) -> None:  #
 )
 def test_rules_after_sets_26_27(code, text: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
     assert terms(code(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "78F on HCTZ and sertraline, BIB family for confusion. Na 118.",
+            {"Confusion", "Hyponatremia"},
+        ),
+        (
+            "Lexapro 2 months: zero sex drive and gained like 10 pounds.",
+            {"Libido decreased", "Weight gain"},
+        ),
+        ("Topiramate: HCO3 17, kidney stone.", {"Blood bicarbonate decreased", "Renal calculi"}),
+        ("Empagliflozin: pH 7.12, HCO3 9 -> euglycemic DKA.", {"Acidosis"}),
+        (
+            "Metronidazole then wine: flushing, vomiting - disulfiram-like reaction.",
+            {"Alcohol intolerance"},
+        ),
+    ],
+)
+def test_rules_after_sets_30_31(code, text: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
+    assert terms(code(text)) == expected
