@@ -620,6 +620,11 @@ class _Mention:
     value: str | None = None
 
 
+def _plural_forms(key: str) -> list[str]:
+    """A phrase as written, then without a plural ending ("stomach pains")."""
+    return [key] + [key[: -len(end)] for end in ("es", "s") if key.endswith(end)]
+
+
 def _phrase_matches(data: _Data, text: str) -> list[tuple[int, int, str, MatchKind]]:
     found: list[tuple[int, int, str, MatchKind]] = []
     for regex, table, fold in (
@@ -631,8 +636,7 @@ def _phrase_matches(data: _Data, text: str) -> list[tuple[int, int, str, MatchKi
         for m in regex.finditer(text):
             key = " ".join(m.group().replace("’", "'").split())
             key = key.lower() if fold else key
-            # the written form, then without a plural ending ("stomach pains")
-            keys = [key] + [key[: -len(end)] for end in ("es", "s") if key.endswith(end)]
+            keys = _plural_forms(key)
             hit = next((table[k] for k in keys if k in table), None)
             if hit is None:
                 # one intensifier inside the phrase ("ankles are so puffy"), never two
@@ -755,7 +759,7 @@ def _specified(data: _Data, mention: str, entry: CtcaeTerm) -> str | None:
         return None
     key = " ".join(mention.replace("’", "'").split())
     for k in (key, key.lower()):
-        for form in (k, *(k[: -len(end)] for end in ("es", "s") if k.endswith(end))):
+        for form in _plural_forms(k):
             if form in data.specified:
                 return data.specified[form]
     return None
@@ -855,7 +859,6 @@ def _reporter_relative(doc: Doc, trigger: str) -> bool:
         return True  # "this is his daughter. dad (79) was started on ...": dad is the patient
     word = m["r"].lower()
     sex = next(k for k, v in _RELATIVE_WORDS.items() if word in v.split("|"))
-    first = next(iter(doc.sents)).text if doc.has_annotation("SENT_START") else doc.text
     own = re.search(rf"\b(?:my|our)\s+{re.escape(word)}\b", first, re.I)
     if own is None:
         return False
