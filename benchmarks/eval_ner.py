@@ -4,7 +4,9 @@ Scores `corpora/models/ner/model.int8.onnx` (and, with `--fp32 PATH`, an fp32 ex
 same model) on the dev sets `eligo train ner` carves from ../shared/data (same seed, same
 split), span-level exact match per corpus and scored label (as `eligo.nlp.ner_data.score`),
 plus lenient (any-overlap) adverse-event figures on ADE-Corpus-V2 and false alarms on
-ADE-NEG. Two decodings, measured in the same run:
+ADE-NEG, and the whole pipeline's ADE adverse-event and drug entities (what `eligo
+extract` returns: lexicons and model merged) with the model's or the lexicon's extent for
+an adverse event (`ae_extent`, see `eligo.nlp.ner`). Two decodings, measured in the same run:
 
 - runtime: BIO-constrained Viterbi over each word's first piece, then neighbouring words of
   one type read as one entity (`eligo.nlp.ner.bio_viterbi`, `decode_spans`);
@@ -102,6 +104,39 @@ def lenient_ae(examples: Sequence[Any], tags: Sequence[Sequence[str]]) -> dict[s
     }
 
 
+def pipeline_scores(examples: Sequence[Any], ae_extent: str) -> dict[str, dict[str, float]]:
+    """Exact P/R/F1 of the whole pipeline's entities (`eligo.nlp.load()`: lexicons and the
+    shipped model merged, as `eligo extract` returns them) on ADE adverse events and drugs.
+
+    An entity whose characters do not start and end on the sentence's words counts as a
+    false positive."""
+    from eligo.nlp import load, to_entities
+
+    nlp = load()
+    nlp.get_pipe("eligo_ner").ae_extent = ae_extent
+    counts = {label: [0, 0, 0] for label in ("adverse_event", "drug")}  # tp, predicted, gold
+    for example, doc in zip(examples, nlp.pipe([e.text for e in examples]), strict=True):
+        starts = {a: i for i, (a, _) in enumerate(example.words)}
+        ends = {b: i + 1 for i, (_, b) in enumerate(example.words)}
+        for label, c in counts.items():
+            gold = {(s.start, s.end) for s in example.spans if label in s.labels}
+            pred = {
+                (starts.get(e.start, -1), ends.get(e.end, -1))
+                for e in to_entities(doc)
+                if e.label == label
+            }
+            c[0] += len(gold & pred)
+            c[1] += len(pred)
+            c[2] += len(gold)
+    result = {}
+    for label, (tp, n_pred, n_gold) in counts.items():
+        p = tp / n_pred if n_pred else 0.0
+        r = tp / n_gold if n_gold else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        result[label] = {"p": round(p, 4), "r": round(r, 4), "f1": round(f1, 4), "n_gold": n_gold}
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     import onnxruntime as ort
 
@@ -183,6 +218,24 @@ def main(argv: list[str] | None = None) -> int:
                             lenient["f1"],
                         )
                     )
+    if args.model == MODEL:  # the pipeline loads the shipped model
+        for ae_extent in ("model", "lexicon"):
+            res = pipeline_scores(dev_sets["ade/dev"], ae_extent)
+            results.setdefault("pipeline", {})[f"ae_extent={ae_extent}"] = res
+            for label, m in res.items():
+                name = "runtime" if ae_extent == "model" else "lexicon extents (baseline)"
+                rows.append(
+                    (
+                        "pipeline (int8 + lexicons)",
+                        f"{name}, ae_extent={ae_extent}",
+                        "ade/dev",
+                        label,
+                        m["n_gold"],
+                        m["p"],
+                        m["r"],
+                        m["f1"],
+                    )
+                )
     print("| model | decoding | dev set | label | gold | P (or sentences) | R (or spans) | F1 |")
     print("|---|---|---|---|---:|---:|---:|---:|")
     for row in rows:

@@ -18,6 +18,9 @@ def register() -> None:
         "codes": None,  # list[Code] from the lexicons
         "value": None,  # Measurement for measurement concepts
         "source": "lexicon",  # lexicon | model | both | target
+        # (start_char, end_char) of the mention as the model read it, around the concept
+        # ("severe neutropenia"); None: the span itself (see eligo.nlp.ner, rule 2a)
+        "mention": None,
     }
     for name, default in span_attrs.items():
         if not Span.has_extension(name):

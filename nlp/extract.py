@@ -55,10 +55,11 @@ def to_entities(doc: Doc) -> list[Entity]:
                 **_assertions(span),  # type: ignore[arg-type]
             )
         else:
+            start, end = span._.mention or (span.start_char, span.end_char)
             entity = Entity(
-                start=span.start_char,
-                end=span.end_char,
-                text=span.text,
+                start=start,
+                end=end,
+                text=doc.text[start:end],
                 label=span.label_,
                 codes=list(span._.codes or []),
                 value=span._.value,

@@ -370,6 +370,57 @@ def test_overlap_keeps_the_coded_agreeing_lexicon_span(plain: Language) -> None:
     ]
 
 
+def test_model_adverse_event_around_one_coded_concept_keeps_its_mention(
+    plain: Language,
+) -> None:
+    doc = plain("She developed severe neutropenia after docetaxel.")
+    doc.ents = [
+        _lexicon(doc, 3, 4, "condition", "CTCAE", "MedDRA"),
+        _lexicon(doc, 5, 6, "drug", "RxNorm"),
+    ]
+    model = [Span(doc, 2, 4, label="adverse_event"), Span(doc, 5, 6, label="drug")]
+    merged = merge(doc, model)
+    # the concept's extent and codes (what ConText and the AE coder read) ...
+    assert _summary(merged) == [
+        ("neutropenia", "adverse_event", "both", ["CTCAE", "MedDRA"]),
+        ("docetaxel", "drug", "both", ["RxNorm"]),
+    ]
+    # ... and the event as the model read it
+    assert merged[0]._.mention == (14, 32)
+    assert doc.text[14:32] == "severe neutropenia"
+    assert merged[1]._.mention is None
+    lexicon_only = merge(doc, model, ae_extent="lexicon")
+    assert _summary(lexicon_only) == _summary(merged)
+    assert lexicon_only[0]._.mention is None
+    with pytest.raises(ValueError, match="ae_extent must be one of model, lexicon"):
+        merge(doc, model, ae_extent="widest")
+
+
+def test_no_mention_unless_one_agreeing_concept_is_all_the_model_span_covers(
+    plain: Language,
+) -> None:
+    doc = plain("Phenytoin hypersensitivity with rash and fever.")
+    doc.ents = [
+        _lexicon(doc, 0, 1, "drug", "RxNorm"),
+        _lexicon(doc, 1, 2, "condition", "CTCAE"),
+        _lexicon(doc, 3, 4, "condition", "CTCAE"),
+        _lexicon(doc, 5, 6, "condition", "CTCAE"),
+    ]
+    cases = [
+        Span(doc, 0, 2, label="adverse_event"),  # a drug inside the model's event
+        Span(doc, 3, 6, label="adverse_event"),  # two coded events stay two events
+        Span(doc, 1, 2, label="condition"),  # a model condition: no mention
+        Span(doc, 2, 4, label="adverse_event"),  # covers the concept: "with rash"
+    ]
+    mentions = []
+    for model_span in cases:
+        merged = merge(doc, [model_span])
+        assert [s.text for s in merged] == ["Phenytoin", "hypersensitivity", "rash", "fever"]
+        mentions.append([s._.mention for s in merged])
+    assert mentions[:3] == [[None] * 4] * 3
+    assert mentions[3] == [None, None, (27, 36), None]
+
+
 def test_disagreeing_model_span_never_displaces_a_lexicon_concept(plain: Language) -> None:
     doc = plain("History of heart failure visit today.")
     doc.ents = [_lexicon(doc, 2, 4, "condition", "ICD-10-CM")]
@@ -436,6 +487,12 @@ def test_small_pipeline_merges_model_and_lexicon(tmp_path: Path, lookup_dir: Pat
     ner = nlp.get_pipe("eligo_ner")
     assert isinstance(ner, EligoNer)
     assert ner.timings["docs"] == 1 and ner.timings["inference_s"] > 0
+
+
+def test_component_refuses_an_unknown_ae_extent(tmp_path: Path, lookup_dir: Path) -> None:
+    nlp = make_nlp()
+    with pytest.raises(ModelError, match=r"ae_extent must be one of model, lexicon, got 'wide'"):
+        nlp.add_pipe("eligo_ner", config={"model": str(lookup_dir), "ae_extent": "wide"})
 
 
 def test_model_only_span_gets_codes_from_the_lexicon_tables(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import spacy
 from spacy.language import Language
 
@@ -97,3 +98,23 @@ def test_runtime_imports_no_torch() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_model_adverse_event_is_reported_as_written_and_coded_by_the_lexicon(
+    nlp: Language,
+) -> None:
+    if not shipped_model():
+        pytest.skip("no NER model shipped")
+    text = "Fatal intracranial hemorrhage occurred on warfarin."
+    bleed = eligo.nlp.to_entities(nlp(text))[0]
+    assert (bleed.text, bleed.label, bleed.source) == (
+        "Fatal intracranial hemorrhage",
+        "adverse_event",
+        "both",
+    )
+    assert {c.display for c in bleed.codes if c.system == "CTCAE"} == {"Intracranial hemorrhage"}
+    # ConText reads the concept, so a cue inside the model's reading still applies
+    seizures = eligo.nlp.to_entities(
+        nlp("Maternal seizures were reported after the lamotrigine dose was raised.")
+    )[0]
+    assert seizures.text == "Maternal seizures" and seizures.family
