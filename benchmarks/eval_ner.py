@@ -6,10 +6,12 @@ split), span-level exact match per corpus and scored label (as `eligo.nlp.ner_da
 plus lenient (any-overlap) adverse-event figures on ADE-Corpus-V2 and false alarms on
 ADE-NEG, and the whole pipeline's ADE adverse-event and drug entities (what `eligo
 extract` returns: lexicons and model merged) with the model's or the lexicon's extent for
-an adverse event (`ae_extent`, see `eligo.nlp.ner`). Two decodings, measured in the same run:
+an adverse event (`ae_extent`, see `eligo.nlp.ner`). Decodings, measured in the same run:
 
-- runtime: BIO-constrained Viterbi over each word's first piece, then neighbouring words of
-  one type read as one entity (`eligo.nlp.ner.bio_viterbi`, `decode_spans`);
+- runtime: BIO-constrained Viterbi over each word's first piece, adverse events widened
+  over the words their training corpus nearly always includes (the model's `edges.json`,
+  `eligo.nlp.ner.extend_edges`; also scored without), then neighbouring words of one type
+  read as one entity (`eligo.nlp.ner.bio_viterbi`, `decode_spans`);
 - baseline: per-word argmax with BIO read strictly (a `B-` always starts a new entity), what
   the runtime did before.
 
@@ -71,15 +73,20 @@ def word_scores(session: Any, tokenizer: Any, examples: Sequence[Any]) -> list[n
     return out
 
 
+Decode = Callable[[np.ndarray, Any], list[str]]
+
+
 def score_with(
     examples: Sequence[Any],
     scores: Sequence[np.ndarray],
-    decode: Callable[[np.ndarray], list[str]],
+    decode: Decode,
     spans: Callable[[Sequence[str]], list[tuple[int, int, str]]],
 ) -> dict[str, Any]:
     from eligo.nlp.ner_data import score
 
-    result = score(examples, [decode(s) for s in scores], spans=spans)
+    result = score(
+        examples, [decode(s, e) for s, e in zip(scores, examples, strict=True)], spans=spans
+    )
     return next(iter(result.values())) if result else {}
 
 
@@ -140,7 +147,7 @@ def pipeline_scores(examples: Sequence[Any], ae_extent: str) -> dict[str, dict[s
 def main(argv: list[str] | None = None) -> int:
     import onnxruntime as ort
 
-    from eligo.nlp.ner import bio_viterbi
+    from eligo.nlp.ner import bio_viterbi, extend_edges, load_model
     from eligo.nlp.ner_data import TAGS, decode_spans
     from eligo.nlp.ner_train import load_data, load_tokenizer
 
@@ -158,11 +165,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.fp32 is not None:
         models["fp32"] = args.fp32
 
-    def viterbi(s: np.ndarray) -> list[str]:
+    edges = load_model(args.model).edges
+
+    def viterbi(s: np.ndarray, _: Any = None) -> list[str]:
         return [TAGS[i] for i in bio_viterbi(TAGS, s)]
 
-    def argmax(s: np.ndarray) -> list[str]:
+    def runtime(s: np.ndarray, example: Any) -> list[str]:
+        tags = viterbi(s)
+        if edges is None:
+            return tags
+        return extend_edges(tags, [w.lower() for w in example.tokens], edges)
+
+    def argmax(s: np.ndarray, _: Any = None) -> list[str]:
         return [TAGS[i] for i in s.argmax(-1)]
+
+    decodings: list[tuple[str, Decode, Any]] = [
+        ("runtime", runtime, decode_spans),
+        ("runtime without span edges", viterbi, decode_spans),
+        ("argmax (baseline)", argmax, strict_spans),
+    ]
+    if edges is None:
+        del decodings[1]
 
     results: dict[str, Any] = {}
     rows = []
@@ -170,10 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         for set_name, examples in dev_sets.items():
             scores = word_scores(session, tokenizer, examples)
-            for decoding, decode, spans in (
-                ("runtime", viterbi, decode_spans),
-                ("argmax (baseline)", argmax, strict_spans),
-            ):
+            for decoding, decode, spans in decodings:
                 res = score_with(examples, scores, decode, spans)
                 results.setdefault(model_name, {}).setdefault(decoding, {})[set_name] = res
                 for group, m in res.items():
@@ -204,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                             )
                         )
                 if set_name == "ade/dev" and decoding == "runtime":
-                    lenient = lenient_ae(examples, [decode(s) for s in scores])
+                    tags = [decode(s, e) for s, e in zip(scores, examples, strict=True)]
+                    lenient = lenient_ae(examples, tags)
                     results[model_name]["ade_adverse_event_overlap"] = lenient
                     rows.append(
                         (

@@ -451,3 +451,56 @@ def score(
             }
         }
     return out
+
+
+# -- span edges: the corpus's own convention for where an entity starts and ends ------------
+
+
+def learn_edges(
+    examples: Iterable[Example],
+    label: str,
+    *,
+    min_count: int = 5,
+    min_rate: float = 0.7,
+) -> dict[str, list[str]]:
+    """Words that, next to a `label` span's edge, the gold spans nearly always include.
+
+    For each lower-cased word: how often it is a gold span's first (last) word, the span
+    going on past it, against how often it stands just before (after) a gold span, left
+    out. A word kept in at least `min_rate` of at least `min_count` such places is an edge
+    word: "severe", "acute" on the left of ADE-Corpus-V2's adverse effects, "toxicity",
+    "syndrome" on the right. "X of" prefixes ("exacerbation of") are counted as one word.
+    Read by `eligo.nlp.ner.extend_edges`.
+    """
+    kept: dict[str, defaultdict[str, int]] = {side: defaultdict(int) for side in ("left", "right")}
+    left_out: dict[str, defaultdict[str, int]] = {
+        side: defaultdict(int) for side in ("left", "right")
+    }
+    for example in examples:
+        words = [w.lower() for w in example.tokens]
+        for span in example.spans:
+            if label not in span.labels:
+                continue
+            a, b = span.start, span.end
+            if b - a > 1:
+                kept["left"][words[a]] += 1
+                kept["right"][words[b - 1]] += 1
+            if b - a > 2 and words[a + 1] == "of":
+                kept["left"][f"{words[a]} of"] += 1
+            if a > 0:
+                left_out["left"][words[a - 1]] += 1
+            if a > 1 and words[a - 1] == "of":
+                left_out["left"][f"{words[a - 2]} of"] += 1
+            if b < len(words):
+                left_out["right"][words[b]] += 1
+
+    def chosen(side: str) -> list[str]:
+        words = set(kept[side]) | set(left_out[side])
+        counts = {w: (kept[side][w], kept[side][w] + left_out[side][w]) for w in words}
+        return sorted(
+            w
+            for w, (n_in, n) in counts.items()
+            if w.removesuffix(" of").isalpha() and n >= min_count and n_in / n >= min_rate
+        )
+
+    return {"left": chosen("left"), "right": chosen("right")}

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from eligo.nlp.ner import EDGES_FILE
 from eligo.nlp.ner_data import Example
 from eligo.nlp.ner_train import (
     MAX_LENGTH,
@@ -399,13 +400,38 @@ def write_contract(hf_dir: Path, out_dir: Path, labels: Sequence[str]) -> None:
 
 
 def ship(out_dir: Path, dest: Path) -> list[Path]:
-    """Copy the runtime contract (int8 model, tokenizer, labels, metadata) to `dest`."""
+    """Copy the runtime contract (int8 model, tokenizer, labels, metadata, and the span
+    edges when learnt) to `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
     copied = []
-    for name in SHIPPED_FILES:
-        shutil.copy2(out_dir / name, dest / name)
-        copied.append(dest / name)
+    for name in (*SHIPPED_FILES, EDGES_FILE):
+        if name in SHIPPED_FILES or (out_dir / name).is_file():
+            shutil.copy2(out_dir / name, dest / name)
+            copied.append(dest / name)
     return copied
+
+
+def write_edges(data: Path, dest: Path, *, seed: int, label: str = "adverse_event") -> Path:
+    """edges.json: the span-edge words of ADE-Corpus-V2's adverse effects, learnt from its
+    training split only (the dev PMIDs `eligo train ner` carves with this seed are left out;
+    see `eligo.nlp.ner_data.learn_edges`, `eligo.nlp.ner.extend_edges`)."""
+    from eligo.nlp.ner_data import learn_edges, read_corpus, split_by_doc
+
+    train, _ = split_by_doc(read_corpus("ade", data), dev_fraction=0.1, seed=seed)
+    min_count, min_rate = 5, 0.7
+    edges = learn_edges(train, label, min_count=min_count, min_rate=min_rate)
+    body = {
+        "label": label,
+        **edges,
+        "learnt_from": f"ADE-Corpus-V2 DRUG-AE.rel, training split (seed {seed}), "
+        f"{len(train)} sentences",
+        "min_count": min_count,
+        "min_rate": min_rate,
+    }
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / EDGES_FILE
+    path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -423,13 +449,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--per-tensor", action="store_true", help="per-tensor int8 weights (default: per channel)"
     )
     parser.add_argument("--max-int8-f1-drop", type=float, default=0.03)
+    parser.add_argument(
+        "--edges-only",
+        action="store_true",
+        help="only learn edges.json from --data into --ship (no export)",
+    )
     args = parser.parse_args(argv)
     show_progress()
     metrics_path = args.run / "metrics.json"
     train_metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
+    seed = (train_metrics or {}).get("seed", 13)
+    if args.edges_only:
+        if args.data is None or args.ship is None:
+            parser.error("--edges-only needs --data and --ship")
+        log(f"wrote {write_edges(args.data, args.ship, seed=seed)}")
+        return
     dev_sets = None
     if args.data is not None:
-        seed = (train_metrics or {}).get("seed", 13)
         _, dev_sets, _ = load_data(args.data, seed=seed, max_train=0, dev_cap=DEV_CAP)
     report = export_onnx(
         args.run / "hf",
@@ -442,6 +478,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     log(f"validation: {json.dumps(report['validation'])}")
     log(f"int8 size: {report['files']['model.int8.onnx']['bytes'] / 1e6:.1f} MB")
+    if args.data is not None:
+        log(f"wrote {write_edges(args.data, args.run / 'onnx', seed=seed)}")
     if args.ship is not None:
         for path in ship(args.run / "onnx", args.ship):
             log(f"shipped {path}")

@@ -21,16 +21,20 @@ from spacy.tokens import Doc, Span
 from eligo.nlp.concepts import ConceptMatcher
 from eligo.nlp.extract import to_entities
 from eligo.nlp.ner import (
+    Edges,
     EligoNer,
     ModelError,
     ModelNotFoundError,
     bio_viterbi,
+    check_edges,
     decode,
+    extend_edges,
     load_model,
     merge,
     owners,
     windows,
 )
+from eligo.nlp.ner_data import Example, build_example, learn_edges, split_words
 from eligo.nlp.text import make_nlp
 from eligo.nlp.types import Code
 
@@ -561,3 +565,102 @@ def test_model_never_reports_a_bare_number(nlp: Language) -> None:
     entities = to_entities(nlp(text))
     assert entities
     assert all(any(c.isalpha() for c in e.text) for e in entities)
+
+
+# -- span edges ----------------------------------------------------------------------------
+
+
+def _ade(text: str, *effects: str) -> Example:
+    spans = [(text.index(e), text.index(e) + len(e), frozenset({"adverse_event"})) for e in effects]
+    return build_example("ade", "d", text, split_words(text), spans)
+
+
+def test_learn_edges_keeps_words_the_gold_spans_nearly_always_include() -> None:
+    examples = [
+        *[_ade("Severe neutropenia after docetaxel .", "Severe neutropenia")] * 4,
+        _ade("Severe rash after docetaxel .", "rash"),  # severe left out once: 4 of 5
+        *[_ade("Marked fatigue on it .", "fatigue")] * 5,  # always left out
+        *[_ade("An exacerbation of psoriasis with it .", "exacerbation of psoriasis")] * 5,
+        *[_ade("Phenytoin toxicity developed .", "toxicity")] * 2,
+        *[_ade("Hepatic toxicity developed .", "Hepatic toxicity")] * 3,
+    ]
+    edges = learn_edges(examples, "adverse_event", min_count=5, min_rate=0.7)
+    # "exacerbation" always starts its span; "marked" is always left out; "hepatic": 3 < 5
+    assert edges["left"] == ["exacerbation", "exacerbation of", "severe"]
+    assert edges["right"] == ["psoriasis"]  # "neutropenia" (4) and "toxicity" (3): too rare
+    assert learn_edges(examples, "adverse_event", min_count=3, min_rate=0.7)["right"] == [
+        "neutropenia",
+        "psoriasis",
+        "toxicity",
+    ]
+    assert learn_edges(examples, "drug", min_count=1) == {"left": [], "right": []}
+
+
+def test_extend_edges_widens_an_entity_over_its_corpus_edge_words() -> None:
+    edges = Edges(
+        "adverse_event", frozenset({"severe", "exacerbation of"}), frozenset({"toxicity"})
+    )
+
+    def run(words: str, tags: str) -> str:
+        tag = {"O": "O", "A": "B-adverse_event", "a": "I-adverse_event", "D": "B-drug"}
+        out = extend_edges([tag[t] for t in tags], words.lower().split(), edges)
+        back = {v: k for k, v in tag.items()}
+        return "".join(back[t] for t in out)
+
+    assert run("Severe neutropenia after docetaxel", "OAOD") == "AaOD"
+    assert run("an exacerbation of psoriasis", "OOOA") == "OAaa"
+    assert run("hepatic toxicity noted", "AOO") == "AaO"
+    assert run("severe severe rash", "OOA") == "Aaa"
+    # never into another entity, nor up against one of its own type
+    assert run("docetaxel severe neutropenia", "DOA") == "DAa"
+    assert run("rash severe neutropenia", "AOA") == "AOA"
+    assert run("rash toxicity rash", "AOA") == "AOA"
+    # only the edge label moves
+    other = Edges("drug", frozenset({"severe"}), frozenset())
+    assert extend_edges(["O", "B-adverse_event"], ["severe", "rash"], other) == [
+        "O",
+        "B-adverse_event",
+    ]
+
+
+def test_edges_file_is_checked(tmp_path: Path, lookup_dir: Path) -> None:
+    labels = list(LABELS)
+    assert check_edges({"label": "adverse_event", "left": ["severe"], "right": []}, labels)
+    bad = [
+        ([], "must be an object"),
+        ({"label": "disease", "left": [], "right": []}, "label 'disease' is not a type"),
+        ({"label": "drug", "left": "severe", "right": []}, '"left" must be a list of words'),
+        ({"label": "drug", "left": [], "right": [1]}, '"right" must be a list of words'),
+    ]
+    for data, message in bad:
+        with pytest.raises(ModelError, match=message):
+            check_edges(data, labels)
+    broken = tmp_path / "model"
+    shutil.copytree(lookup_dir, broken)
+    (broken / "edges.json").write_text('{"label": "adverse_event", "left": {}}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"model/edges.json: \"left\" must be a list"):
+        load_model(broken)
+
+
+def test_pipeline_widens_model_adverse_events_and_reports_the_mention(
+    tmp_path: Path, lookup_dir: Path
+) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(lookup_dir, model)
+    edges = {"label": "adverse_event", "left": ["severe"], "right": []}
+    (model / "edges.json").write_text(json.dumps(edges), encoding="utf-8")
+    nlp = _small_pipeline(tmp_path, model)
+    doc = nlp("Severe nausea after insulin.")
+    assert _summary(list(doc.ents))[0] == (
+        "nausea",
+        "adverse_event",
+        "both",
+        ["CTCAE", "ICD-10-CM"],
+    )
+    entities = to_entities(doc)
+    assert [(e.text, e.label, e.source) for e in entities] == [
+        ("Severe nausea", "adverse_event", "both"),
+        ("insulin", "drug", "both"),
+    ]
+    plain_model = _small_pipeline(tmp_path, lookup_dir)  # no edges.json: the model's reading
+    assert to_entities(plain_model("Severe nausea after insulin."))[0].text == "nausea"
