@@ -26,7 +26,7 @@ How a Doc is read:
    learnt, and on the dev sets a split "severe | neutropenia" was nearly always one gold
    span; measured in the model card). When the model directory has an `edges.json`, an
    entity of its label is then widened over the neighbouring `O` words that its training
-   corpus nearly always includes (`extend_edges`: "severe", "acute", "exacerbation of"
+   corpus nearly always includes (`extend_edges`: "severe", "acute", "elevation of"
    before an adverse effect, "toxicity", "syndrome" after; learnt from ADE-Corpus-V2's
    training split by `eligo.nlp.ner_data.learn_edges`; ADE dev adverse_event exact F1
    0.794 -> 0.809). The entity's characters are mapped to spaCy tokens with
@@ -251,7 +251,7 @@ def check_edges(data: Any, labels: Sequence[str], *, source: str = EDGES_FILE) -
 
 def extend_edges(tags: Sequence[str], words: Sequence[str], edges: Edges) -> list[str]:
     """Widen each `edges.label` entity over the `O` words beside it that its training
-    corpus nearly always includes ("severe" + "neutropenia"; "exacerbation of" + "psoriasis";
+    corpus nearly always includes ("severe" + "neutropenia"; "elevation of" + "liver enzymes";
     "hepatic" + "toxicity"), never into another entity or up against one of its type.
 
     `tags` are word tags (BIO), `words` the lower-cased words; returns new tags.

@@ -469,7 +469,7 @@ def learn_edges(
     going on past it, against how often it stands just before (after) a gold span, left
     out. A word kept in at least `min_rate` of at least `min_count` such places is an edge
     word: "severe", "acute" on the left of ADE-Corpus-V2's adverse effects, "toxicity",
-    "syndrome" on the right. "X of" prefixes ("exacerbation of") are counted as one word.
+    "syndrome" on the right. "X of" prefixes ("elevation of") are counted as one word.
     Read by `eligo.nlp.ner.extend_edges`.
     """
     kept: dict[str, defaultdict[str, int]] = {side: defaultdict(int) for side in ("left", "right")}

@@ -372,6 +372,7 @@ def export_onnx(
                 "train_seconds",
                 "train_seq_per_s",
                 "data",
+                "averaged_from",
             )
             if k in train_metrics
         }

@@ -451,6 +451,73 @@ def train_ner(
     return metrics
 
 
+def average_runs(
+    runs: Sequence[Path],
+    out: Path,
+    *,
+    data: Path,
+    seed: int = 13,
+    dev_cap: int = DEV_CAP,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Average the weights of fine-tuned runs of one base model (a uniform "model soup",
+    Wortsman et al. 2022), evaluate on the carved dev sets, save out/hf/ and metrics.json.
+
+    Runs must share the architecture and label map (each is a `train_ner` --out folder).
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    if len(runs) < 2:
+        raise ValueError("average at least two runs")
+    started = time.time()
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    models = [AutoModelForTokenClassification.from_pretrained(str(r / "hf")) for r in runs]
+    states = [m.state_dict() for m in models]
+    if any(s.keys() != states[0].keys() for s in states) or any(
+        m.config.id2label != models[0].config.id2label for m in models
+    ):
+        raise ValueError("runs differ in architecture or labels; only like runs can be averaged")
+    averaged = {
+        name: sum(s[name] for s in states) / len(states)
+        if states[0][name].is_floating_point()
+        else states[0][name]
+        for name in states[0]
+    }
+    model = models[0]
+    model.load_state_dict(averaged)
+    model.eval()
+    hf_dir = out / "hf"
+    model.save_pretrained(str(hf_dir))
+    for name in TOKENIZER_FILES:
+        if (runs[0] / "hf" / name).exists():
+            shutil.copy2(runs[0] / "hf" / name, hf_dir / name)
+    _, dev_sets, info = load_data(data, seed=seed, max_train=0, dev_cap=dev_cap)
+    dev = evaluate(torch_logits_fn(model, torch.device("cpu")), dev_sets, load_tokenizer(hf_dir))
+    parts = [json.loads((r / "metrics.json").read_text(encoding="utf-8")) for r in runs]
+    metrics: dict[str, Any] = {
+        **{k: parts[0][k] for k in ("base_model", "tags", "max_length", "seed") if k in parts[0]},
+        "averaged_from": [
+            {
+                "run": str(r),
+                **{k: m.get(k) for k in ("epochs_completed", "steps", "lr", "train_seconds")},
+                "train": m.get("data", {}).get("train"),
+                "dev": m.get("dev"),
+            }
+            for r, m in zip(runs, parts, strict=True)
+        ],
+        "data": {"dev": info["dev"]},
+        "train_seconds": round(sum(m.get("train_seconds", 0.0) for m in parts), 1),
+        "total_seconds": round(time.time() - started, 1),
+        "dev": dev,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    for name, res in dev.items():
+        log(f"dev {name}: {json.dumps(res)}")
+    return metrics
+
+
 def parse_mix(text: str) -> dict[str, int]:
     """`ade=6000,chia=1000` -> {"ade": 6000, "chia": 1000}."""
     mix: dict[str, int] = {}
@@ -484,8 +551,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=None,
         help="sentences per corpus, e.g. ade=6000,ade_neg=6000 (above a corpus's size: repeats)",
     )
+    parser.add_argument(
+        "--average",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="RUN",
+        help="instead of training: average the weights of these runs' models into --out",
+    )
     args = parser.parse_args(argv)
     show_progress()
+    if args.average:
+        average_runs(
+            args.average,
+            args.out,
+            data=args.data,
+            seed=args.seed,
+            dev_cap=args.dev_cap,
+            threads=args.threads,
+        )
+        return
     train_ner(
         args.out,
         data=args.data,

@@ -7,6 +7,7 @@ the model is a randomly initialised 2-layer BERT over a vocabulary built from th
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         min_gold_for_f1_check=1,
         speed_sample=0,
     )
-    return {"run": run, "metrics": metrics, "report": report}
+    return {"run": run, "metrics": metrics, "report": report, "data": data}
 
 
 def test_readers_locate_spans_and_merge_lines(tmp_path: Path) -> None:
@@ -310,3 +311,36 @@ def test_export_validation_fails_on_corrupted_model(
         validate_onnx(run / "hf", corrupted)
     # The untouched export passes the same check.
     assert validate_onnx(run / "hf", run / "onnx" / "model.onnx")["label_agreement"] == 1.0
+
+
+def test_average_runs_is_the_mean_of_the_weights(trained: dict[str, Any], tmp_path: Path) -> None:
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    from eligo.nlp.ner_train import average_runs
+
+    run = trained["run"]
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    model = AutoModelForTokenClassification.from_pretrained(str(other / "hf"))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    model.save_pretrained(str(other / "hf"))
+
+    metrics = average_runs([run, other], tmp_path / "soup", data=trained["data"], seed=3)
+    assert [Path(m["run"]) for m in metrics["averaged_from"]] == [run, other]
+    assert "ade/dev" in metrics["dev"]
+    first = AutoModelForTokenClassification.from_pretrained(str(run / "hf")).state_dict()
+    soup = AutoModelForTokenClassification.from_pretrained(str(tmp_path / "soup" / "hf"))
+    for name, tensor in soup.state_dict().items():
+        if tensor.is_floating_point() and name in dict(model.named_parameters()):
+            assert torch.allclose(tensor, first[name] + 0.5, atol=1e-5), name
+    assert (tmp_path / "soup" / "hf" / "tokenizer.json").is_file()
+
+    with pytest.raises(ValueError, match="at least two runs"):
+        average_runs([run], tmp_path / "one", data=trained["data"])
+    model.config.id2label = {i: f"X{i}" for i in range(len(TAGS))}
+    model.save_pretrained(str(other / "hf"))
+    with pytest.raises(ValueError, match="differ in architecture or labels"):
+        average_runs([run, other], tmp_path / "bad", data=trained["data"])
