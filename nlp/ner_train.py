@@ -463,7 +463,8 @@ def average_runs(
     """Average the weights of fine-tuned runs of one base model (a uniform "model soup",
     Wortsman et al. 2022), evaluate on the carved dev sets, save out/hf/ and metrics.json.
 
-    Runs must share the architecture and label map (each is a `train_ner` --out folder).
+    Runs must share the architecture, the label map and the seed, which also carves the dev
+    split (each is a `train_ner` --out folder).
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -471,6 +472,11 @@ def average_runs(
 
     if len(runs) < 2:
         raise ValueError("average at least two runs")
+    parts = [json.loads((r / "metrics.json").read_text(encoding="utf-8")) for r in runs]
+    seeds = sorted({m.get("seed") for m in parts}, key=str)
+    if seeds != [seed]:
+        # the seed also carves the dev split: a run with another seed trained on dev documents
+        raise ValueError(f"runs were split with seeds {seeds}, not {seed}: average like runs only")
     started = time.time()
     torch.set_num_threads(threads or os.cpu_count() or 1)
     models = [AutoModelForTokenClassification.from_pretrained(str(r / "hf")) for r in runs]
@@ -495,7 +501,6 @@ def average_runs(
             shutil.copy2(runs[0] / "hf" / name, hf_dir / name)
     _, dev_sets, info = load_data(data, seed=seed, max_train=0, dev_cap=dev_cap)
     dev = evaluate(torch_logits_fn(model, torch.device("cpu")), dev_sets, load_tokenizer(hf_dir))
-    parts = [json.loads((r / "metrics.json").read_text(encoding="utf-8")) for r in runs]
     metrics: dict[str, Any] = {
         **{k: parts[0][k] for k in ("base_model", "tags", "max_length", "seed") if k in parts[0]},
         "averaged_from": [

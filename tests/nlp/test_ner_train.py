@@ -340,7 +340,9 @@ def test_average_runs_is_the_mean_of_the_weights(trained: dict[str, Any], tmp_pa
 
     with pytest.raises(ValueError, match="at least two runs"):
         average_runs([run], tmp_path / "one", data=trained["data"])
+    with pytest.raises(ValueError, match=r"split with seeds \[3\], not 13"):
+        average_runs([run, other], tmp_path / "seed", data=trained["data"], seed=13)
     model.config.id2label = {i: f"X{i}" for i in range(len(TAGS))}
     model.save_pretrained(str(other / "hf"))
     with pytest.raises(ValueError, match="differ in architecture or labels"):
-        average_runs([run, other], tmp_path / "bad", data=trained["data"])
+        average_runs([run, other], tmp_path / "bad", data=trained["data"], seed=3)
