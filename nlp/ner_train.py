@@ -312,6 +312,24 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def save_model(model: Any, out: Path, *, tokenizer_from: Path) -> Path:
+    """out/hf/: the model and the tokenizer files found in `tokenizer_from`."""
+    hf_dir = out / "hf"
+    model.save_pretrained(str(hf_dir))
+    for name in TOKENIZER_FILES:
+        if (tokenizer_from / name).exists():
+            shutil.copy2(tokenizer_from / name, hf_dir / name)
+    return hf_dir
+
+
+def write_metrics(out: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """out/metrics.json, and each dev set's figures logged."""
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    for name, res in metrics["dev"].items():
+        log(f"dev {name}: {json.dumps(res)}")
+    return metrics
+
+
 def train_ner(
     out: Path,
     *,
@@ -415,11 +433,7 @@ def train_ner(
     log(f"training done: {step} steps, {seen} sequences in {train_seconds / 60:.1f} min")
 
     model.eval()
-    hf_dir = out / "hf"
-    model.save_pretrained(str(hf_dir))
-    for name in TOKENIZER_FILES:
-        if (base / name).exists():
-            shutil.copy2(base / name, hf_dir / name)
+    save_model(model, out, tokenizer_from=base)
     eval_started = time.time()
     dev = evaluate(torch_logits_fn(model, device), dev_sets, tokenizer)
     log(f"dev evaluation {time.time() - eval_started:.0f}s")
@@ -445,10 +459,7 @@ def train_ner(
         "total_seconds": round(time.time() - started, 1),
         "dev": dev,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    for name, res in dev.items():
-        log(f"dev {name}: {json.dumps(res)}")
-    return metrics
+    return write_metrics(out, metrics)
 
 
 def average_runs(
@@ -494,11 +505,7 @@ def average_runs(
     model = models[0]
     model.load_state_dict(averaged)
     model.eval()
-    hf_dir = out / "hf"
-    model.save_pretrained(str(hf_dir))
-    for name in TOKENIZER_FILES:
-        if (runs[0] / "hf" / name).exists():
-            shutil.copy2(runs[0] / "hf" / name, hf_dir / name)
+    hf_dir = save_model(model, out, tokenizer_from=runs[0] / "hf")
     _, dev_sets, info = load_data(data, seed=seed, max_train=0, dev_cap=dev_cap)
     dev = evaluate(torch_logits_fn(model, torch.device("cpu")), dev_sets, load_tokenizer(hf_dir))
     metrics: dict[str, Any] = {
@@ -517,10 +524,7 @@ def average_runs(
         "total_seconds": round(time.time() - started, 1),
         "dev": dev,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    for name, res in dev.items():
-        log(f"dev {name}: {json.dumps(res)}")
-    return metrics
+    return write_metrics(out, metrics)
 
 
 def parse_mix(text: str) -> dict[str, int]:
